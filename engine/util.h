@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PPN_UTIL_H
+#define PPN_UTIL_H
+
+/*
+ * Small helpers every module uses. Allocation failures end the program: ppn cannot do anything
+ * sensible without memory, and checking every strdup would bury the logic that matters.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define _cleanup_(f)	  __attribute__((cleanup(f)))
+#define _cleanup_free_	  _cleanup_(ppn_freep)
+#define _cleanup_fclose_  _cleanup_(ppn_fclosep)
+#define _cleanup_close_	  _cleanup_(ppn_closep)
+#define _printf_(a, b)	  __attribute__((format(printf, a, b)))
+#define _unused_	  __attribute__((unused))
+#define PPN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void ppn_freep(void *pointer);
+void ppn_fclosep(FILE **file);
+void ppn_closep(int *fd);
+
+/* Hands a cleanup-managed pointer over to the caller: returns it and leaves NULL behind. */
+#define PPN_TAKE_PTR(p)                                                                            \
+	({                                                                                         \
+		__typeof__(p) taken_ = (p);                                                        \
+		(p) = NULL;                                                                        \
+		taken_;                                                                            \
+	})
+
+void *ppn_xmalloc(size_t size);
+void *ppn_xcalloc(size_t count, size_t size);
+void *ppn_xrealloc(void *pointer, size_t size);
+char *ppn_xstrdup(const char *text);
+char *ppn_xstrndup(const char *text, size_t len);
+char *ppn_xasprintf(const char *fmt, ...) _printf_(1, 2);
+char *ppn_xvasprintf(const char *fmt, va_list args) _printf_(1, 0);
+
+/*
+ * Makes room for at least `need` elements of `size` bytes in *array, whose capacity is *cap.
+ * Grows geometrically so that appending n elements costs O(n).
+ */
+void ppn_grow(void *array, size_t *cap, size_t need, size_t size);
+
+/*
+ * Parses a plain decimal number: digits only, no sign, no leading zero (except "0" itself),
+ * at most max. Returns 0, or -EINVAL for another shape and -ERANGE above max.
+ */
+int ppn_parse_uint(const char *text, unsigned max, unsigned *out);
+int ppn_parse_u64(const char *text, uint64_t max, uint64_t *out);
+
+/* Overwrites memory that held a secret in a way the compiler may not remove. */
+void ppn_wipe(void *pointer, size_t size);
+
+#endif
