@@ -21,7 +21,7 @@ struct ppn_file {
 };
 
 struct ppn_fileset {
-	char *display_prefix;	/* prepended to a path in errors about a file that is missing */
+	char *display_prefix;   /* prepended to a path in errors about a file that is missing */
 	struct ppn_file *files; /* sorted by path once ppn_fileset_sort() ran */
 	size_t count;
 	size_t cap;

@@ -134,8 +134,8 @@ const char *ppn_kind_name(enum ppn_kind kind)
 {
 	static const char *const names[PPN_KIND_COUNT] = {
 		[PPN_KIND_NETWORK] = "Network", [PPN_KIND_NODE] = "Node",
-		[PPN_KIND_PEER] = "Peer",	[PPN_KIND_IMAGE] = "Image",
-		[PPN_KIND_VM] = "VM",		[PPN_KIND_PLACEMENT] = "Placement",
+		[PPN_KIND_PEER] = "Peer",       [PPN_KIND_IMAGE] = "Image",
+		[PPN_KIND_VM] = "VM",           [PPN_KIND_PLACEMENT] = "Placement",
 	};
 
 	return kind < PPN_KIND_COUNT ? names[kind] : "?";
@@ -153,7 +153,8 @@ int ppn_key_from_base64(struct ppn_key *out, const char *text)
 	if (strlen(text) != PPN_KEY_B64_LEN || text[PPN_KEY_B64_LEN - 1] != '=' ||
 	    text[PPN_KEY_B64_LEN - 2] == '=')
 		return -EINVAL;
-	if (EVP_DecodeBlock(decoded, (const unsigned char *)text, PPN_KEY_B64_LEN) != PPN_KEY_LEN + 1)
+	if (EVP_DecodeBlock(decoded, (const unsigned char *)text, PPN_KEY_B64_LEN) !=
+	    PPN_KEY_LEN + 1)
 		return -EINVAL;
 
 	memcpy(out->bytes, decoded, PPN_KEY_LEN);

@@ -15,16 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PPN_KEY_LEN	       32
-#define PPN_KEY_B64_LEN	       44 /* base64 of 32 bytes, with its one '=' */
-#define PPN_SHA256_LEN	       32
-#define PPN_NAME_MAX	       63 /* a DNS label */
-#define PPN_DEFAULT_INTERFACE  "ppn0"
-#define PPN_DEFAULT_PORT       51820
-#define PPN_DEFAULT_MTU	       1420
-#define PPN_DEFAULT_KEEPALIVE  25
-#define PPN_DEFAULT_HEARTBEAT  30000 /* milliseconds */
-#define PPN_DEFAULT_LIBVIRT    "qemu:///system"
+#define PPN_KEY_LEN           32
+#define PPN_KEY_B64_LEN       44 /* base64 of 32 bytes, with its one '=' */
+#define PPN_SHA256_LEN        32
+#define PPN_NAME_MAX          63 /* a DNS label */
+#define PPN_DEFAULT_INTERFACE "ppn0"
+#define PPN_DEFAULT_PORT      51820
+#define PPN_DEFAULT_MTU       1420
+#define PPN_DEFAULT_KEEPALIVE 25
+#define PPN_DEFAULT_HEARTBEAT 30000 /* milliseconds */
+#define PPN_DEFAULT_LIBVIRT   "qemu:///system"
 
 /* Where a value was written: borrowed path (owned by the fleet), 1-based line and column. */
 struct ppn_loc {

@@ -15,11 +15,11 @@
 #include "util.h"
 
 enum ppn_op {
-	PPN_OP_CREATE,	/* "+" */
-	PPN_OP_UPDATE,	/* "~" changed in place, old -> new */
+	PPN_OP_CREATE,  /* "+" */
+	PPN_OP_UPDATE,  /* "~" changed in place, old -> new */
 	PPN_OP_REPLACE, /* "!" destroyed and created again, with a reason */
-	PPN_OP_DELETE,	/* "-" */
-	PPN_OP_START,	/* ">" exists but stopped without being asked to */
+	PPN_OP_DELETE,  /* "-" */
+	PPN_OP_START,   /* ">" exists but stopped without being asked to */
 	PPN_OP_COUNT,
 };
 
@@ -39,8 +39,8 @@ struct ppn_action {
 	size_t n_changes;
 	size_t cap_changes;
 
-	int owner;	       /* index of the plugin that made the action; set by the engine */
-	void *payload;	       /* what the owner needs to apply it; owned by the action */
+	int owner;     /* index of the plugin that made the action; set by the engine */
+	void *payload; /* what the owner needs to apply it; owned by the action */
 	void (*payload_free)(void *payload);
 };
 

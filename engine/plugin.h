@@ -21,7 +21,7 @@
 #include "wgconf.h"
 
 /* Bumped whenever struct ppn_plugin or anything it points to changes incompatibly. */
-#define PPN_PLUGIN_ABI	  1
+#define PPN_PLUGIN_ABI    1
 #define PPN_PLUGIN_SYMBOL "ppn_plugin"
 
 /* Everything a plugin may want to know about the node it runs on and how it was asked to. */

@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define _cleanup_(f)	  __attribute__((cleanup(f)))
-#define _cleanup_free_	  _cleanup_(ppn_freep)
+#define _cleanup_(f)      __attribute__((cleanup(f)))
+#define _cleanup_free_    _cleanup_(ppn_freep)
 #define _cleanup_fclose_  _cleanup_(ppn_fclosep)
-#define _cleanup_close_	  _cleanup_(ppn_closep)
-#define _printf_(a, b)	  __attribute__((format(printf, a, b)))
-#define _unused_	  __attribute__((unused))
+#define _cleanup_close_   _cleanup_(ppn_closep)
+#define _printf_(a, b)    __attribute__((format(printf, a, b)))
+#define _unused_          __attribute__((unused))
 #define PPN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 void ppn_freep(void *pointer);

@@ -20,9 +20,9 @@
 
 struct ppn_wg_peer {
 	struct ppn_key public_key;
-	char *name;		       /* manifest name; NULL for a peer only observed */
-	struct ppn_endpoint endpoint;  /* host NULL: none declared (desired) or none known */
-	uint16_t keepalive_s;	       /* 0 = off */
+	char *name;                     /* manifest name; NULL for a peer only observed */
+	struct ppn_endpoint endpoint;   /* host NULL: none declared (desired) or none known */
+	uint16_t keepalive_s;           /* 0 = off */
 	struct ppn_prefix *allowed_ips; /* sorted by ppn_prefix_cmp, no duplicates */
 	size_t n_allowed_ips;
 	size_t cap_allowed_ips;
