@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: MIT */
+#include "diff.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define KIND_INTERFACE "wireguard/interface"
+#define KIND_PEER      "wireguard/peer"
+#define KIND_ADDRESS   "wireguard/address"
+#define KIND_ROUTE     "wireguard/route"
+
+/* ---- Text forms of values ---- */
+
+static char *key_text(const struct ppn_key *key)
+{
+	char text[PPN_KEY_B64_LEN + 1];
+
+	ppn_key_to_base64(key, text);
+	return ppn_xstrdup(text);
+}
+
+/* "host:port", with an IPv6 literal in brackets; NULL when there is no endpoint. */
+static char *endpoint_text(const struct ppn_endpoint *endpoint)
+{
+	const char *host = endpoint->host;
+
+	if (!host)
+		return NULL;
+	if (strchr(host, ':') && host[0] != '[')
+		return ppn_xasprintf("[%s]:%u", host, endpoint->port);
+	return ppn_xasprintf("%s:%u", host, endpoint->port);
+}
+
+/* "a/len, b/len": built in one pass, since a relay's list may hold thousands of prefixes. */
+static char *prefixes_text(const struct ppn_prefix *prefixes, size_t count)
+{
+	char *text = ppn_xmalloc(count * (PPN_PREFIX_STRLEN + 2) + 1);
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		char one[PPN_PREFIX_STRLEN];
+		size_t len;
+
+		ppn_prefix_to_string(&prefixes[i], false, one);
+		len = strlen(one);
+		if (i > 0) {
+			memcpy(text + used, ", ", 2);
+			used += 2;
+		}
+		memcpy(text + used, one, len + 1);
+		used += len;
+	}
+	return text;
+}
+
+/* NULL for "off", so that a plan shows it as absent. */
+static char *keepalive_text(uint16_t keepalive_s)
+{
+	return keepalive_s ? ppn_xasprintf("%us", keepalive_s) : NULL;
+}
+
+static char *uint_text(unsigned long value)
+{
+	return ppn_xasprintf("%lu", value);
+}
+
+/* ---- Comparisons ---- */
+
+/* An address literal without the brackets an IPv6 endpoint may carry, into buf. */
+static const char *bare_host(const char *host, char *buf, size_t size)
+{
+	size_t len = strlen(host);
+
+	if (len < 2 || host[0] != '[' || host[len - 1] != ']' || len - 2 >= size)
+		return host;
+	memcpy(buf, host + 1, len - 2);
+	buf[len - 2] = '\0';
+	return buf;
+}
+
+/*
+ * IP literals compare by value ("::1" and "0:0::1" are one address); anything else, a DNS
+ * name, compares as written.
+ */
+static bool hosts_equal(const char *a, const char *b)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	char buf_a[INET6_ADDRSTRLEN], buf_b[INET6_ADDRSTRLEN];
+	uint8_t addr_a[16], addr_b[16];
+
+	a = bare_host(a, buf_a, sizeof(buf_a));
+	b = bare_host(b, buf_b, sizeof(buf_b));
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(families); i++)
+		if (inet_pton(families[i], a, addr_a) == 1 &&
+		    inet_pton(families[i], b, addr_b) == 1)
+			return memcmp(addr_a, addr_b, families[i] == AF_INET ? 4 : 16) == 0;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * A peer declared without an endpoint sits behind NAT: whatever endpoint the device learned
+ * from its handshakes is observed state, never a difference.
+ * TODO: resolve a declared DNS name before comparing; the device only ever reports addresses,
+ * so a peer declared by name shows an endpoint update on every pass until then.
+ */
+static bool endpoints_equal(const struct ppn_endpoint *desired, const struct ppn_endpoint *observed)
+{
+	if (!desired->host)
+		return true;
+	if (!observed->host)
+		return false;
+	return desired->port == observed->port && hosts_equal(desired->host, observed->host);
+}
+
+static bool prefixes_equal(const struct ppn_prefix *a, size_t n_a, const struct ppn_prefix *b,
+			   size_t n_b)
+{
+	if (n_a != n_b)
+		return false;
+	for (size_t i = 0; i < n_a; i++)
+		if (ppn_prefix_cmp(&a[i], &b[i]) != 0)
+			return false;
+	return true;
+}
+
+/* ---- Changes ---- */
+
+/* Adds a change and frees both texts, which the plan copies. */
+static void add_change_take(struct ppn_action *action, const char *field, char *old_value,
+			    char *new_value)
+{
+	ppn_action_add_change(action, field, old_value, new_value);
+	free(old_value);
+	free(new_value);
+}
+
+/*
+ * Counts the fields of a peer that differ and, when action is not NULL, adds them to it. The
+ * merge pass only counts, so that in-sync peers cost no allocation.
+ */
+static size_t peer_changes(const struct ppn_wg_peer *desired, const struct ppn_wg_peer *observed,
+			   struct ppn_action *action)
+{
+	size_t count = 0;
+
+	if (!endpoints_equal(&desired->endpoint, &observed->endpoint)) {
+		count++;
+		if (action)
+			add_change_take(action, "endpoint", endpoint_text(&observed->endpoint),
+					endpoint_text(&desired->endpoint));
+	}
+	if (!prefixes_equal(desired->allowed_ips, desired->n_allowed_ips, observed->allowed_ips,
+			    observed->n_allowed_ips)) {
+		count++;
+		if (action)
+			add_change_take(
+				action, "allowed-ips",
+				prefixes_text(observed->allowed_ips, observed->n_allowed_ips),
+				prefixes_text(desired->allowed_ips, desired->n_allowed_ips));
+	}
+	if (desired->keepalive_s != observed->keepalive_s) {
+		count++;
+		if (action)
+			add_change_take(action, "persistent-keepalive",
+					keepalive_text(observed->keepalive_s),
+					keepalive_text(desired->keepalive_s));
+	}
+	return count;
+}
+
+static const char *peer_name(const struct ppn_wg_peer *peer, char key[PPN_KEY_B64_LEN + 1])
+{
+	ppn_key_to_base64(&peer->public_key, key);
+	return peer->name ? peer->name : key;
+}
+
+static void plan_peer_create(struct ppn_plan *plan, const struct ppn_wg_peer *peer)
+{
+	char key[PPN_KEY_B64_LEN + 1];
+	struct ppn_action *action =
+		ppn_plan_add(plan, PPN_OP_CREATE, KIND_PEER, peer_name(peer, key));
+
+	ppn_action_add_change(action, "public-key", NULL, key);
+	if (peer->endpoint.host)
+		add_change_take(action, "endpoint", NULL, endpoint_text(&peer->endpoint));
+	add_change_take(action, "allowed-ips", NULL,
+			prefixes_text(peer->allowed_ips, peer->n_allowed_ips));
+	if (peer->keepalive_s)
+		add_change_take(action, "persistent-keepalive", NULL,
+				keepalive_text(peer->keepalive_s));
+}
+
+static void plan_peer_update(struct ppn_plan *plan, const struct ppn_wg_peer *desired,
+			     const struct ppn_wg_peer *observed)
+{
+	char key[PPN_KEY_B64_LEN + 1];
+	struct ppn_action *action =
+		ppn_plan_add(plan, PPN_OP_UPDATE, KIND_PEER, peer_name(desired, key));
+
+	peer_changes(desired, observed, action);
+}
+
+/* A peer only observed is always named by its key: the device knows no manifest names. */
+static void plan_peer_delete(struct ppn_plan *plan, const struct ppn_wg_peer *peer)
+{
+	char key[PPN_KEY_B64_LEN + 1];
+	struct ppn_action *action;
+
+	ppn_key_to_base64(&peer->public_key, key);
+	action = ppn_plan_add(plan, PPN_OP_DELETE, KIND_PEER, key);
+	ppn_action_set_reason(action, "not in the manifests");
+	ppn_action_add_change(action, "public-key", key, NULL);
+	add_change_take(action, "allowed-ips",
+			prefixes_text(peer->allowed_ips, peer->n_allowed_ips), NULL);
+}
+
+/* ---- Interface ---- */
+
+static void plan_interface_create(struct ppn_plan *plan, const struct ppn_wg_device *desired)
+{
+	struct ppn_action *action =
+		ppn_plan_add(plan, PPN_OP_CREATE, KIND_INTERFACE, desired->ifname);
+
+	if (desired->has_public_key)
+		add_change_take(action, "public-key", NULL, key_text(&desired->public_key));
+	add_change_take(action, "listen-port", NULL, uint_text(desired->listen_port));
+	add_change_take(action, "mtu", NULL, uint_text(desired->mtu));
+}
+
+/* A device without a key yet (observed before its first configuration) differs from any. */
+static bool key_differs(const struct ppn_wg_device *desired, const struct ppn_wg_device *observed)
+{
+	if (!desired->has_public_key)
+		return false;
+	return !observed->has_public_key ||
+	       ppn_key_cmp(&desired->public_key, &observed->public_key) != 0;
+}
+
+static bool interface_differs(const struct ppn_wg_device *desired,
+			      const struct ppn_wg_device *observed)
+{
+	return key_differs(desired, observed) || desired->listen_port != observed->listen_port ||
+	       desired->mtu != observed->mtu || desired->up != observed->up;
+}
+
+static void plan_interface_update(struct ppn_plan *plan, const struct ppn_wg_device *desired,
+				  const struct ppn_wg_device *observed)
+{
+	struct ppn_action *action;
+
+	if (!interface_differs(desired, observed))
+		return;
+
+	action = ppn_plan_add(plan, PPN_OP_UPDATE, KIND_INTERFACE, desired->ifname);
+	if (key_differs(desired, observed))
+		add_change_take(action, "public-key",
+				observed->has_public_key ? key_text(&observed->public_key) : NULL,
+				key_text(&desired->public_key));
+	if (desired->listen_port != observed->listen_port)
+		add_change_take(action, "listen-port", uint_text(observed->listen_port),
+				uint_text(desired->listen_port));
+	if (desired->mtu != observed->mtu)
+		add_change_take(action, "mtu", uint_text(observed->mtu), uint_text(desired->mtu));
+	if (desired->up != observed->up)
+		ppn_action_add_change(action, "up", observed->up ? "up" : "down",
+				      desired->up ? "up" : "down");
+}
+
+/* ---- Peers ---- */
+
+/* A desired peer to create (observed NULL) or to update. */
+struct pending_peer {
+	const struct ppn_wg_peer *desired;
+	const struct ppn_wg_peer *observed;
+};
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct ppn_wg_peer *x = ((const struct pending_peer *)a)->desired;
+	const struct ppn_wg_peer *y = ((const struct pending_peer *)b)->desired;
+
+	if (x->name && y->name)
+		return strcmp(x->name, y->name);
+	if (x->name || y->name)
+		return x->name ? -1 : 1;
+	return ppn_key_cmp(&x->public_key, &y->public_key);
+}
+
+/* The peer actions gathered by one merge pass, before they are planned. */
+struct peer_work {
+	struct pending_peer *pending;
+	size_t n_pending;
+	size_t cap_pending;
+	const struct ppn_wg_peer **stale; /* only observed */
+	size_t n_stale;
+	size_t cap_stale;
+};
+
+static void work_pending(struct peer_work *work, const struct ppn_wg_peer *desired,
+			 const struct ppn_wg_peer *observed)
+{
+	ppn_grow(&work->pending, &work->cap_pending, work->n_pending + 1, sizeof(*work->pending));
+	work->pending[work->n_pending++] = (struct pending_peer){desired, observed};
+}
+
+static void work_stale(struct peer_work *work, const struct ppn_wg_peer *observed)
+{
+	ppn_grow(&work->stale, &work->cap_stale, work->n_stale + 1, sizeof(*work->stale));
+	work->stale[work->n_stale++] = observed;
+}
+
+/*
+ * Walks both key-sorted peer arrays once, like a merge: a key on one side only is a create or
+ * a delete, a key on both an update when some field differs.
+ */
+static void merge_peers(struct peer_work *work, const struct ppn_wg_peer *desired, size_t n_desired,
+			const struct ppn_wg_peer *observed, size_t n_observed)
+{
+	size_t d = 0, o = 0;
+
+	while (d < n_desired || o < n_observed) {
+		int cmp = d == n_desired ? 1
+			  : o == n_observed
+				  ? -1
+				  : ppn_key_cmp(&desired[d].public_key, &observed[o].public_key);
+
+		if (cmp > 0) {
+			work_stale(work, &observed[o++]);
+		} else if (cmp < 0) {
+			work_pending(work, &desired[d++], NULL);
+		} else {
+			if (peer_changes(&desired[d], &observed[o], NULL) > 0)
+				work_pending(work, &desired[d], &observed[o]);
+			d++;
+			o++;
+		}
+	}
+}
+
+/*
+ * Creates and updates are planned in name order, which is how people look for a peer; deletes
+ * have no name but a key, and come after them in key order, as the merge found them.
+ */
+static void plan_peers(struct ppn_plan *plan, const struct ppn_wg_device *desired,
+		       const struct ppn_wg_peer *observed, size_t n_observed)
+{
+	struct peer_work work = {0};
+
+	merge_peers(&work, desired->peers, desired->n_peers, observed, n_observed);
+
+	if (work.n_pending > 1)
+		qsort(work.pending, work.n_pending, sizeof(*work.pending), pending_cmp);
+	for (size_t i = 0; i < work.n_pending; i++) {
+		if (work.pending[i].observed)
+			plan_peer_update(plan, work.pending[i].desired, work.pending[i].observed);
+		else
+			plan_peer_create(plan, work.pending[i].desired);
+	}
+	for (size_t i = 0; i < work.n_stale; i++)
+		plan_peer_delete(plan, work.stale[i]);
+
+	free(work.pending);
+	free(work.stale);
+}
+
+/* ---- Addresses and routes ---- */
+
+/* One sorted merge of two prefix sets: what only desired has is created, the rest deleted. */
+static void plan_prefixes(struct ppn_plan *plan, const char *kind, const struct ppn_prefix *desired,
+			  size_t n_desired, const struct ppn_prefix *observed, size_t n_observed)
+{
+	size_t d = 0, o = 0;
+
+	while (d < n_desired || o < n_observed) {
+		char text[PPN_PREFIX_STRLEN];
+		int cmp = d == n_desired    ? 1
+			  : o == n_observed ? -1
+					    : ppn_prefix_cmp(&desired[d], &observed[o]);
+
+		if (cmp == 0) {
+			d++;
+			o++;
+		} else if (cmp < 0) {
+			ppn_prefix_to_string(&desired[d++], false, text);
+			ppn_plan_add(plan, PPN_OP_CREATE, kind, text);
+		} else {
+			ppn_prefix_to_string(&observed[o++], false, text);
+			ppn_plan_add(plan, PPN_OP_DELETE, kind, text);
+		}
+	}
+}
+
+int ppn_wg_diff(const struct ppn_wg_device *desired, const struct ppn_wg_device *observed,
+		struct ppn_plan *plan)
+{
+	/* An interface that does not exist has nothing on it, whatever its lists say. */
+	bool present = observed->present;
+
+	if (present)
+		plan_interface_update(plan, desired, observed);
+	else
+		plan_interface_create(plan, desired);
+
+	plan_peers(plan, desired, observed->peers, present ? observed->n_peers : 0);
+	plan_prefixes(plan, KIND_ADDRESS, desired->addresses, desired->n_addresses,
+		      observed->addresses, present ? observed->n_addresses : 0);
+	plan_prefixes(plan, KIND_ROUTE, desired->routes, desired->n_routes, observed->routes,
+		      present ? observed->n_routes : 0);
+	return 0;
+}
