@@ -323,10 +323,15 @@ static void merge_peers(struct peer_work *work, const struct ppn_wg_peer *desire
 	size_t d = 0, o = 0;
 
 	while (d < n_desired || o < n_observed) {
-		int cmp = d == n_desired ? 1
-			  : o == n_observed
-				  ? -1
-				  : ppn_key_cmp(&desired[d].public_key, &observed[o].public_key);
+		int cmp;
+
+		/* A side that ran out sorts after everything left on the other. */
+		if (d == n_desired)
+			cmp = 1;
+		else if (o == n_observed)
+			cmp = -1;
+		else
+			cmp = ppn_key_cmp(&desired[d].public_key, &observed[o].public_key);
 
 		if (cmp > 0) {
 			work_stale(work, &observed[o++]);
@@ -377,9 +382,14 @@ static void plan_prefixes(struct ppn_plan *plan, const char *kind, const struct 
 
 	while (d < n_desired || o < n_observed) {
 		char text[PPN_PREFIX_STRLEN];
-		int cmp = d == n_desired    ? 1
-			  : o == n_observed ? -1
-					    : ppn_prefix_cmp(&desired[d], &observed[o]);
+		int cmp;
+
+		if (d == n_desired)
+			cmp = 1;
+		else if (o == n_observed)
+			cmp = -1;
+		else
+			cmp = ppn_prefix_cmp(&desired[d], &observed[o]);
 
 		if (cmp == 0) {
 			d++;
