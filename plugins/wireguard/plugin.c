@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WireGuard plugin's table. It observes one interface through whichever backend serves it
+ * and plans the changes that would make it match the compiled mesh. It does not change the
+ * device yet: apply is not there.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "backend.h"
+#include "diff.h"
+#include "log.h"
+#include "plugin.h"
+#include "util.h"
+
+struct wg_state {
+	char *ifname; /* set by the options; NULL to follow the desired device */
+	const struct ppn_wg_backend *forced;
+	struct ppn_wg_device *observed;       /* NULL until an observe succeeded */
+	const struct ppn_wg_backend *backend; /* the one that read it; NULL when absent */
+};
+
+static int wg_open(const struct ppn_plugin_options *options, void **out)
+{
+	const struct ppn_wg_backend *forced = NULL;
+	struct wg_state *state;
+
+	if (options->backend) {
+		forced = ppn_wg_backend_by_name(options->backend);
+		if (!forced) {
+			ppn_err("plugin 'wireguard': unknown backend '%s': expected 'kernel' or "
+				"'userspace'",
+				options->backend);
+			return -EINVAL;
+		}
+	}
+
+	state = ppn_xcalloc(1, sizeof(*state));
+	state->ifname = options->ifname ? ppn_xstrdup(options->ifname) : NULL;
+	state->forced = forced;
+	*out = state;
+	return 0;
+}
+
+static void wg_close(void *opaque)
+{
+	struct wg_state *state = opaque;
+
+	if (!state)
+		return;
+	ppn_wg_device_free(state->observed);
+	free(state->ifname);
+	free(state);
+}
+
+static const char *interface_name(const struct wg_state *state, const struct ppn_desired *desired)
+{
+	if (state->ifname)
+		return state->ifname;
+	if (desired && desired->wireguard && desired->wireguard->ifname)
+		return desired->wireguard->ifname;
+	return PPN_DEFAULT_INTERFACE;
+}
+
+static int wg_observe(void *opaque, const struct ppn_desired *desired)
+{
+	struct wg_state *state = opaque;
+	const struct ppn_wg_backend *backend;
+	struct ppn_wg_device *device;
+	int r = ppn_wg_observe(interface_name(state, desired), state->forced, &device, &backend);
+
+	if (r < 0)
+		return r;
+
+	ppn_wg_device_free(state->observed);
+	state->observed = device;
+	state->backend = backend;
+	return 0;
+}
+
+static void *memdup(const void *data, size_t count, size_t size)
+{
+	void *copy;
+
+	if (count == 0)
+		return NULL;
+	copy = ppn_xmalloc(count * size);
+	memcpy(copy, data, count * size);
+	return copy;
+}
+
+/* The desired endpoint as an IP literal, so that the diff compares it with what the device
+ * holds; a name that does not resolve now is compared as written. */
+static char *resolved_host(const struct ppn_wg_peer *peer)
+{
+	char key[PPN_KEY_B64_LEN + 1];
+	const char *reason;
+	char *host;
+
+	if (!peer->endpoint.host)
+		return NULL;
+	if (ppn_wg_endpoint_resolve(&peer->endpoint, &host, &reason) == 0)
+		return host;
+
+	ppn_key_to_base64(&peer->public_key, key);
+	ppn_warn("wireguard/peer '%s': cannot resolve endpoint '%s': %s; comparing it as written",
+		 peer->name ? peer->name : key, peer->endpoint.host, reason);
+	return ppn_xstrdup(peer->endpoint.host);
+}
+
+static void copy_peer(struct ppn_wg_peer *copy, const struct ppn_wg_peer *peer)
+{
+	*copy = *peer;
+	copy->name = peer->name ? ppn_xstrdup(peer->name) : NULL;
+	copy->endpoint.host = resolved_host(peer);
+	copy->allowed_ips =
+		memdup(peer->allowed_ips, peer->n_allowed_ips, sizeof(*peer->allowed_ips));
+	copy->cap_allowed_ips = peer->n_allowed_ips;
+}
+
+/* A private copy of the desired device with every endpoint resolved. */
+static struct ppn_wg_device *copy_resolved(const struct ppn_wg_device *desired)
+{
+	struct ppn_wg_device *copy = ppn_xmalloc(sizeof(*copy));
+
+	*copy = *desired;
+	copy->ifname = ppn_xstrdup(desired->ifname);
+	copy->addresses =
+		memdup(desired->addresses, desired->n_addresses, sizeof(*copy->addresses));
+	copy->cap_addresses = desired->n_addresses;
+	copy->routes = memdup(desired->routes, desired->n_routes, sizeof(*copy->routes));
+	copy->cap_routes = desired->n_routes;
+
+	copy->peers = desired->n_peers ? ppn_xcalloc(desired->n_peers, sizeof(*copy->peers)) : NULL;
+	copy->cap_peers = desired->n_peers;
+	for (size_t i = 0; i < desired->n_peers; i++)
+		copy_peer(&copy->peers[i], &desired->peers[i]);
+	return copy;
+}
+
+static void add_backend_note(const struct wg_state *state, struct ppn_plan *plan)
+{
+	const char *ifname = state->observed->ifname;
+
+	if (!state->observed->present)
+		ppn_plan_add_note(plan, "interface '%s' does not exist yet", ifname);
+	else
+		ppn_plan_add_note(plan, "interface '%s' observed through %s", ifname,
+				  state->backend->description);
+}
+
+static int wg_plan(void *opaque, const struct ppn_desired *desired, struct ppn_plan *plan)
+{
+	struct wg_state *state = opaque;
+	struct ppn_wg_device *resolved;
+	int r;
+
+	if (!state->observed) {
+		ppn_err("wireguard/interface '%s': cannot plan: it was not observed",
+			interface_name(state, desired));
+		return -EINVAL;
+	}
+
+	add_backend_note(state, plan);
+	if (!desired || !desired->wireguard)
+		return 0;
+
+	resolved = copy_resolved(desired->wireguard);
+	r = ppn_wg_diff(resolved, state->observed, plan);
+	ppn_wg_device_free(resolved);
+	return r;
+}
+
+const struct ppn_wg_device *ppn_wg_plugin_observed(const void *opaque)
+{
+	const struct wg_state *state = opaque;
+
+	return state->observed;
+}
+
+static const char *const wg_kinds[] = {
+	"wireguard/interface", "wireguard/peer", "wireguard/address", "wireguard/route", NULL,
+};
+
+const struct ppn_plugin ppn_plugin = {
+	.abi = PPN_PLUGIN_ABI,
+	.name = "wireguard",
+	.kinds = wg_kinds,
+	.open = wg_open,
+	.close = wg_close,
+	.observe = wg_observe,
+	.plan = wg_plan,
+	.apply = NULL, /* TODO: apply the plan's actions; comes with the device-writing backends */
+	.facts = NULL,
+};

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The link side of an interface, the same for both backends: it exists or not, its MTU, whether
+ * it is up, its addresses and the routes that lead into it, read through rtnetlink.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+int ppn_wg_nl_errno(int nl_error)
+{
+	static const struct {
+		int nl;
+		int errno_value;
+	} map[] = {
+		{NLE_OBJ_NOTFOUND, ENODEV}, {NLE_NODEV, ENODEV},
+		{NLE_NOMEM, ENOMEM},        {NLE_PERM, EPERM},
+		{NLE_NOACCESS, EACCES},     {NLE_OPNOTSUPP, EOPNOTSUPP},
+		{NLE_EXIST, EEXIST},        {NLE_INVAL, EINVAL},
+		{NLE_RANGE, ERANGE},        {NLE_MSGSIZE, EMSGSIZE},
+		{NLE_BUSY, EBUSY},          {NLE_AGAIN, EAGAIN},
+		{NLE_INTR, EINTR},          {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
+	};
+	int code = nl_error < 0 ? -nl_error : nl_error;
+
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(map); i++)
+		if (map[i].nl == code)
+			return -map[i].errno_value;
+	return -EIO;
+}
+
+static void socket_freep(struct nl_sock **sock)
+{
+	nl_socket_free(*sock);
+}
+
+static void link_putp(struct rtnl_link **link)
+{
+	rtnl_link_put(*link);
+}
+
+static void cache_freep(struct nl_cache **cache)
+{
+	nl_cache_free(*cache);
+}
+
+static int route_socket(const char *ifname, struct nl_sock **out)
+{
+	struct nl_sock *sock = nl_socket_alloc();
+	int r;
+
+	if (!sock)
+		return -ENOMEM;
+	r = nl_connect(sock, NETLINK_ROUTE);
+	if (r < 0) {
+		ppn_err("wireguard/interface '%s': cannot open an rtnetlink socket: %s", ifname,
+			nl_geterror(r));
+		nl_socket_free(sock);
+		return ppn_wg_nl_errno(r);
+	}
+	*out = sock;
+	return 0;
+}
+
+static int get_link(struct nl_sock *sock, const char *ifname, struct rtnl_link **link)
+{
+	int r = rtnl_link_get_kernel(sock, 0, ifname, link);
+
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return -ENODEV;
+	if (r < 0) {
+		ppn_err("wireguard/interface '%s': cannot read the link: %s", ifname,
+			nl_geterror(r));
+		return ppn_wg_nl_errno(r);
+	}
+	return 0;
+}
+
+/* addr is an address of prefix_len bits; a default route's has no bytes at all. */
+static int prefix_from_nl(struct nl_addr *addr, unsigned prefix_len, struct ppn_prefix *out)
+{
+	int family = nl_addr_get_family(addr);
+	unsigned size = family == AF_INET ? 4 : 16;
+	unsigned len = nl_addr_get_len(addr);
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (len > size || prefix_len > size * 8)
+		return -EINVAL;
+
+	*out = (struct ppn_prefix){.family = family, .len = (uint8_t)prefix_len};
+	memcpy(out->addr, nl_addr_get_binary_addr(addr), len);
+	return 0;
+}
+
+/* Addresses of the link, except link-scope ones (IPv6 fe80::/64), which the kernel adds. */
+static int read_addresses(struct nl_sock *sock, int ifindex, struct ppn_wg_device *into)
+{
+	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	int r = rtnl_addr_alloc_cache(sock, &cache);
+
+	if (r < 0) {
+		ppn_err("wireguard/interface '%s': cannot read addresses: %s", into->ifname,
+			nl_geterror(r));
+		return ppn_wg_nl_errno(r);
+	}
+
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *addr = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(addr);
+		struct ppn_prefix prefix;
+
+		if (rtnl_addr_get_ifindex(addr) != ifindex ||
+		    rtnl_addr_get_scope(addr) == RT_SCOPE_LINK)
+			continue;
+		if (local && prefix_from_nl(local, rtnl_addr_get_prefixlen(addr), &prefix) == 0)
+			ppn_wg_device_add_address(into, &prefix);
+	}
+	return 0;
+}
+
+/* A route of the main table that leaves through this link alone and that someone added. */
+static bool route_is_ours(struct rtnl_route *route, int ifindex)
+{
+	if (rtnl_route_get_table(route) != RT_TABLE_MAIN)
+		return false;
+	if (rtnl_route_get_protocol(route) == RTPROT_KERNEL)
+		return false;
+	if (rtnl_route_get_nnexthops(route) != 1)
+		return false;
+	return rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)) == ifindex;
+}
+
+static int read_routes(struct nl_sock *sock, int ifindex, struct ppn_wg_device *into)
+{
+	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	int r = rtnl_route_alloc_cache(sock, AF_UNSPEC, 0, &cache);
+
+	if (r < 0) {
+		ppn_err("wireguard/interface '%s': cannot read routes: %s", into->ifname,
+			nl_geterror(r));
+		return ppn_wg_nl_errno(r);
+	}
+
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *route = (struct rtnl_route *)o;
+		struct nl_addr *dst = rtnl_route_get_dst(route);
+		struct ppn_prefix prefix;
+
+		if (!dst || !route_is_ours(route, ifindex))
+			continue;
+		if (prefix_from_nl(dst, nl_addr_get_prefixlen(dst), &prefix) == 0)
+			ppn_wg_device_add_route(into, &prefix);
+	}
+	return 0;
+}
+
+int ppn_wg_rtnl_read_link(const char *ifname, struct ppn_wg_device *into)
+{
+	_cleanup_(socket_freep) struct nl_sock *sock = NULL;
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	struct ppn_wg_device *scratch;
+	int r = route_socket(ifname, &sock);
+
+	if (r == 0)
+		r = get_link(sock, ifname, &link);
+	if (r < 0)
+		return r;
+
+	scratch = ppn_wg_device_new(ifname);
+	r = read_addresses(sock, rtnl_link_get_ifindex(link), scratch);
+	if (r == 0)
+		r = read_routes(sock, rtnl_link_get_ifindex(link), scratch);
+	if (r == 0) {
+		scratch->present = true;
+		scratch->mtu = rtnl_link_get_mtu(link);
+		scratch->up = (rtnl_link_get_flags(link) & IFF_UP) != 0;
+		ppn_wg_device_normalize(scratch);
+		ppn_wg_device_take_link(into, scratch);
+	}
+	ppn_wg_device_free(scratch);
+	return r;
+}
+
+int ppn_wg_rtnl_link_kind(const char *ifname, char *kind, size_t size)
+{
+	_cleanup_(socket_freep) struct nl_sock *sock = NULL;
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	const char *type;
+	int r = route_socket(ifname, &sock);
+
+	if (r == 0)
+		r = get_link(sock, ifname, &link);
+	if (r < 0)
+		return r;
+
+	type = rtnl_link_get_type(link);
+	snprintf(kind, size, "%s", type ? type : "");
+	return 0;
+}
