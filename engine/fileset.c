@@ -85,10 +85,20 @@ static int read_file(int dirfd, const char *name, char **out, size_t *size)
 	return 0;
 }
 
+/* Paths under the current directory show bare ("peers/a.yaml"), as the user would type them. */
+static char *display_path(const char *root, const char *path)
+{
+	if (strcmp(root, ".") == 0)
+		return ppn_xstrdup(path);
+	if (strcmp(root, "/") == 0)
+		return ppn_xasprintf("/%s", path);
+	return ppn_xasprintf("%s/%s", root, path);
+}
+
 static int add_file(struct ppn_fileset *set, int dirfd, const char *name, const char *path,
 		    const char *root, struct ppn_diags *diags)
 {
-	_cleanup_free_ char *display = ppn_xasprintf("%s/%s", root, path);
+	_cleanup_free_ char *display = display_path(root, path);
 	_cleanup_free_ char *data = NULL;
 	size_t size = 0;
 	int r;
@@ -138,7 +148,7 @@ static int read_kind_dir(struct ppn_fileset *set, int rootfd, const char *kind, 
 		if (fstatat(dirfd, entries[i]->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode)) {
 			_cleanup_free_ char *dir_path = ppn_xasprintf("%s/", path);
-			_cleanup_free_ char *display = ppn_xasprintf("%s/%s", root, dir_path);
+			_cleanup_free_ char *display = display_path(root, dir_path);
 
 			ppn_fileset_add(set, dir_path, display, "", 0);
 		} else if (add_file(set, dirfd, entries[i]->d_name, path, root, diags) < 0) {
@@ -160,7 +170,7 @@ int ppn_fileset_read_dir(struct ppn_fileset *set, const char *root_arg, struct p
 	while (len > 1 && root[len - 1] == '/')
 		root[--len] = '\0';
 	free(set->display_prefix);
-	set->display_prefix = ppn_xasprintf("%s/", root);
+	set->display_prefix = display_path(root, "");
 
 	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PPN_YTREE_H
+#define PPN_YTREE_H
+
+/*
+ * A strict YAML reader for manifests: libyaml's events become a small tree of nodes that keep
+ * their line and column. Everything the fleet repo format refuses at the YAML level is refused
+ * here, with the position of the first problem: more than one document, anchors, aliases,
+ * tags, duplicate or non-scalar keys, tabs, invalid UTF-8, NUL and control characters, files
+ * over PPN_MANIFEST_MAX_SIZE, and libyaml's own syntax errors. A UTF-8 byte order mark and CRLF
+ * line ends are accepted.
+ *
+ * The tree does not resolve types: a scalar keeps its text and whether it was written plain,
+ * and the manifest loader decides what it may be.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+enum ppn_ynode_kind {
+	PPN_YNODE_SCALAR,
+	PPN_YNODE_MAPPING,
+	PPN_YNODE_SEQUENCE,
+};
+
+struct ppn_yentry {
+	struct ppn_ynode *key; /* always a scalar */
+	struct ppn_ynode *value;
+};
+
+struct ppn_ynode {
+	enum ppn_ynode_kind kind;
+	unsigned line;   /* 1-based */
+	unsigned column; /* 1-based, in characters */
+
+	/* A scalar: its text (NUL-terminated; len also counts a NUL written as "\0"). */
+	char *text;
+	size_t len;
+	bool plain; /* written without quotes or a block indicator: YAML would resolve its type */
+
+	/* A mapping's entries in document order, or a sequence's items. */
+	struct ppn_yentry *entries;
+	struct ppn_ynode **items;
+	size_t count;
+	size_t cap;
+};
+
+/*
+ * Parses one file's bytes. On success returns 0 and the root node in *out, owned by the caller
+ * (NULL when the file holds no document at all, such as an empty file or only comments). On
+ * any problem returns -EINVAL and adds exactly one diagnostic at path, for the first problem in
+ * the file; *out is untouched.
+ */
+int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_ynode **out,
+		    struct ppn_diags *diags);
+
+void ppn_ytree_free(struct ppn_ynode *node);
+
+/* The entry of a mapping whose key is text; NULL when absent or when node is no mapping. */
+const struct ppn_yentry *ppn_ytree_find(const struct ppn_ynode *node, const char *text);
+
+/* "a mapping", "a list" or "a scalar": for messages that describe what was found. */
+const char *ppn_ytree_kind_name(const struct ppn_ynode *node);
+
+#endif
