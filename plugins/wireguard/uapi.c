@@ -258,6 +258,27 @@ static int parse_lines(struct uapi_parser *parser, FILE *reply, unsigned *line_n
 	return r;
 }
 
+/* One line for a reply that could not be used, naming the line but never a value. */
+static void log_failure(const struct uapi_parser *parser, const char *ifname, int r,
+			unsigned line_number)
+{
+	if (r == parser->status)
+		ppn_err("wireguard/interface '%s': wireguard-go refused to report the device: %s",
+			ifname, strerror(-r));
+	else if (r == -EPROTO && parser->truncated)
+		ppn_err("wireguard/interface '%s': the UAPI reply ended early, after line %u",
+			ifname, line_number);
+	else if (r == -EPROTO && parser->failed_key)
+		ppn_err("wireguard/interface '%s': malformed UAPI reply: bad '%s' at line %u",
+			ifname, parser->failed_key, line_number);
+	else if (r == -EPROTO)
+		ppn_err("wireguard/interface '%s': malformed UAPI reply at line %u", ifname,
+			line_number);
+	else
+		ppn_err("wireguard/interface '%s': cannot read the UAPI reply: %s", ifname,
+			strerror(-r));
+}
+
 int ppn_wg_uapi_parse(FILE *reply, struct ppn_wg_device *into)
 {
 	struct ppn_wg_device *device = ppn_wg_device_new(into->ifname);
@@ -265,26 +286,13 @@ int ppn_wg_uapi_parse(FILE *reply, struct ppn_wg_device *into)
 	unsigned line_number = 0;
 	int r = parse_lines(&parser, reply, &line_number);
 
-	if (r == 1 && parser.status != 0) {
-		ppn_err("wireguard/interface '%s': wireguard-go refused to report the device: %s",
-			into->ifname, strerror(-parser.status));
-		r = parser.status;
-	} else if (r == -EPROTO && parser.truncated) {
-		ppn_err("wireguard/interface '%s': the UAPI reply ended early, after line %u",
-			into->ifname, line_number);
-	} else if (r == -EPROTO && parser.failed_key) {
-		ppn_err("wireguard/interface '%s': malformed UAPI reply: bad '%s' at line %u",
-			into->ifname, parser.failed_key, line_number);
-	} else if (r == -EPROTO) {
-		ppn_err("wireguard/interface '%s': malformed UAPI reply at line %u", into->ifname,
-			line_number);
-	} else if (r < 0) {
-		ppn_err("wireguard/interface '%s': cannot read the UAPI reply: %s", into->ifname,
-			strerror(-r));
+	if (r == 1)
+		r = parser.status; /* the reply is whole: its own errno decides */
+	if (r < 0) {
+		log_failure(&parser, into->ifname, r, line_number);
 	} else {
 		ppn_wg_device_normalize(device);
 		ppn_wg_device_take_config(into, device);
-		r = 0;
 	}
 
 	ppn_wg_device_free(device);

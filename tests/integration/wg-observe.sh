@@ -23,7 +23,8 @@ fail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TUN devices)"
-command -v wireguard-go >/dev/null || skip "wireguard-go is not installed (scripts/setup installs it)"
+command -v wireguard-go >/dev/null ||
+	skip "wireguard-go is not installed (scripts/setup installs it)"
 command -v wg >/dev/null || skip "wg (wireguard-tools) is not installed"
 for name in $if0 $if_b; do
 	[ ! -e "/var/run/wireguard/$name.sock" ] ||
