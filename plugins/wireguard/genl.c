@@ -249,9 +249,8 @@ static int open_genl(const char *ifname, struct nl_sock **out, int *family)
 
 	*family = genl_ctrl_resolve(sock, WG_GENL_NAME);
 	if (*family < 0) {
-		ppn_err("wireguard/interface '%s': the kernel has no WireGuard: generic netlink "
-			"family '%s': %s",
-			ifname, WG_GENL_NAME, nl_geterror(*family));
+		ppn_err("wireguard/interface '%s': no WireGuard in this kernel: %s", ifname,
+			nl_geterror(*family));
 		nl_socket_free(sock);
 		return -EPROTONOSUPPORT;
 	}

@@ -42,9 +42,7 @@ static int probe_backend(const char *ifname, const struct ppn_wg_backend **out)
 		}
 	}
 
-	ppn_err("wireguard/interface '%s': the link exists but is no WireGuard device: no "
-		"wireguard-go socket in '%s' and its kind is not wireguard",
-		ifname, PPN_WG_UAPI_DIR);
+	ppn_err("wireguard/interface '%s': the link exists but is not WireGuard's", ifname);
 	return -EEXIST;
 }
 
@@ -54,9 +52,8 @@ static void warn_if_socket_without_link(const char *ifname)
 {
 	if (ppn_wg_backend_userspace.probe(ifname) > 0)
 		ppn_warn(
-			"wireguard/interface '%s': '%s/%s.sock' exists but the link is not in this "
-			"network namespace: another namespace's wireguard-go or a stale socket",
-			ifname, PPN_WG_UAPI_DIR, ifname);
+			"wireguard/interface '%s': no link here, yet a UAPI socket: stale or not ours",
+			ifname);
 }
 
 int ppn_wg_observe(const char *ifname, const struct ppn_wg_backend *forced,

@@ -28,8 +28,7 @@ static int wg_open(const struct ppn_plugin_options *options, void **out)
 	if (options->backend) {
 		forced = ppn_wg_backend_by_name(options->backend);
 		if (!forced) {
-			ppn_err("plugin 'wireguard': unknown backend '%s': expected 'kernel' or "
-				"'userspace'",
+			ppn_err("plugin 'wireguard': backend '%s' is not 'kernel' or 'userspace'",
 				options->backend);
 			return -EINVAL;
 		}
