@@ -103,9 +103,8 @@ static bool hosts_equal(const char *a, const char *b)
 
 /*
  * A peer declared without an endpoint sits behind NAT: whatever endpoint the device learned
- * from its handshakes is observed state, never a difference.
- * TODO: resolve a declared DNS name before comparing; the device only ever reports addresses,
- * so a peer declared by name shows an endpoint update on every pass until then.
+ * from its handshakes is observed state, never a difference. A device only reports addresses,
+ * so a caller resolves declared DNS names first; one left as a name never equals an address.
  */
 static bool endpoints_equal(const struct ppn_endpoint *desired, const struct ppn_endpoint *observed)
 {

@@ -17,7 +17,9 @@
  * order: the interface; peer creates and updates by desired name; peer deletes by public key;
  * addresses; routes. Both devices must be normalized (ppn_wg_device_normalize()): peers are
  * matched by public key in one sorted pass. A peer declared without an endpoint keeps whatever
- * endpoint the device learned from a handshake. Both devices are borrowed. Returns 0.
+ * endpoint the device learned from a handshake. Endpoints are compared as IP literals by value,
+ * otherwise as written: resolve DNS names in desired first. Both devices are borrowed.
+ * Returns 0.
  */
 int ppn_wg_diff(const struct ppn_wg_device *desired, const struct ppn_wg_device *observed,
 		struct ppn_plan *plan);
