@@ -1,0 +1,140 @@
+#!/bin/bash
+# The audit end to end: the example fleet in a bare git repository, a real wireguard-go
+# interface in a network namespace of the test's own that holds part of what macbook-air
+# should have, one stale peer and one peer with a wrong allowed-ip. `ppn-reconcile --dry-run`
+# must print exactly the additions, the change and the removals, exit 2, and change nothing.
+set -euo pipefail
+umask 077
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+command -v wireguard-go >/dev/null || { echo "SKIP: wireguard-go is not installed"; exit 77; }
+
+build=${PPN_BUILD_ROOT:?}
+source_root=${PPN_SOURCE_ROOT:?}
+reconcile=$build/engine/cli/ppn-reconcile
+netns=ppni-dry
+ifname=ppni-dry0
+work=$(mktemp -d /tmp/ppni-dry.XXXXXX)
+wg_pid=""
+
+cleanup() {
+	if [ -n "$wg_pid" ]; then
+		kill "$wg_pid" 2>/dev/null || true
+		wait "$wg_pid" 2>/dev/null || true
+	fi
+	ip netns delete "$netns" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+in_ns() {
+	ip netns exec "$netns" "$@"
+}
+
+# The node's key is born here, as `ppn join` would do it: only its public half goes into the
+# fleet repo.
+make_fleet_repo() {
+	wg genkey >"$work/air.key"
+	air_pub=$(wg pubkey <"$work/air.key")
+	cp -r "$source_root/examples/fleet" "$work/checkout"
+	sed -i "s|^publicKey: .*|publicKey: $air_pub|" "$work/checkout/peers/macbook-air.yaml"
+
+	git init -q --bare -b main "$work/fleet.git"
+	git -C "$work/checkout" init -q -b main
+	git -C "$work/checkout" add -A
+	git -C "$work/checkout" -c user.name=test -c user.email=test@ppn.invalid \
+		commit -q -m "example fleet"
+	git -C "$work/checkout" push -q "$work/fleet.git" main
+	commit=$(git -C "$work/fleet.git" rev-parse main)
+}
+
+start_wireguard_go() {
+	ip netns add "$netns"
+	WG_PROCESS_FOREGROUND=1 ip netns exec "$netns" wireguard-go "$ifname" \
+		>"$work/wireguard-go.log" 2>&1 &
+	wg_pid=$!
+	for _ in $(seq 100); do
+		[ -S "/var/run/wireguard/$ifname.sock" ] && return 0
+		sleep 0.05
+	done
+	echo "FAIL: wireguard-go did not start" >&2
+	cat "$work/wireguard-go.log" >&2
+	exit 1
+}
+
+# What macbook-air has: the relay, but with a wrong second allowed-ip; a peer nobody
+# declared; its own address; the route to the relay, and one to the stale peer.
+configure_interface() {
+	relay_pub=$(sed -n 's/^publicKey: //p' "$work/checkout/peers/gcp-relay.yaml")
+	stale_pub=$(wg genkey | wg pubkey)
+	in_ns wg set "$ifname" private-key "$work/air.key" listen-port 51820 \
+		peer "$relay_pub" endpoint 203.0.113.10:51820 persistent-keepalive 25 \
+		allowed-ips 10.77.0.1/32,10.77.0.99/32 \
+		peer "$stale_pub" allowed-ips 10.77.0.50/32
+	in_ns ip address add 10.77.0.3/32 dev "$ifname"
+	in_ns ip link set "$ifname" mtu 1420 up
+	in_ns ip route add 10.77.0.1/32 dev "$ifname"
+	in_ns ip route add 10.77.0.50/32 dev "$ifname"
+}
+
+snapshot() {
+	in_ns wg show "$ifname" dump
+	in_ns ip -o address show dev "$ifname"
+	in_ns ip -o route show dev "$ifname"
+	in_ns ip -o link show dev "$ifname"
+}
+
+run_dry_run() {
+	local status=0
+
+	in_ns "$reconcile" --dry-run --repo "$work/fleet.git" --node macbook-air \
+		--interface "$ifname" --state-dir "$work/state" "$@" >"$work/out" 2>"$work/err" ||
+		status=$?
+	echo "$status"
+}
+
+expect_equal() {
+	if ! diff -u "$1" "$2"; then
+		echo "FAIL: $3" >&2
+		exit 1
+	fi
+}
+
+make_fleet_repo
+start_wireguard_go
+configure_interface
+snapshot >"$work/before"
+
+status=$(run_dry_run)
+[ "$status" -eq 2 ] || { cat "$work/err" >&2; echo "FAIL: exit $status, expected 2" >&2; exit 1; }
+cat >"$work/expected" <<EOT
+Plan for node 'macbook-air' from 'main' at commit ${commit:0:12}
+last applied commit: none
+interface '$ifname' observed through wireguard-go (userspace API)
+
+~ wireguard/peer 'gcp-relay'
+    allowed-ips: 10.77.0.1/32, 10.77.0.99/32 -> 10.77.0.1/32, 10.77.0.2/32
+- wireguard/peer '$stale_pub' (not in the manifests)
+    public-key: $stale_pub
+    allowed-ips: 10.77.0.50/32
++ wireguard/route '10.77.0.2/32'
+- wireguard/route '10.77.0.50/32'
+
+Plan: 1 to create, 1 to update, 0 to replace, 2 to delete, 0 to start.
+EOT
+expect_equal "$work/expected" "$work/out" "the text plan differs"
+
+status=$(run_dry_run --output json)
+[ "$status" -eq 2 ] || { cat "$work/err" >&2; echo "FAIL: json exit $status" >&2; exit 1; }
+/usr/bin/python3 - "$source_root/schemas/plan.schema.json" "$work/out" <<'PY'
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+plan = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator(schema).validate(plan)
+assert plan["summary"]["total"] == len(plan["actions"]), plan["summary"]
+PY
+
+snapshot >"$work/after"
+expect_equal "$work/before" "$work/after" "the dry run changed the interface"
+echo "PASS: dry run printed the exact plan, exited 2 and changed nothing"
