@@ -124,7 +124,6 @@ static int parse_peer(struct ppn_wg_device *device, struct nlattr *attr)
 	struct nlattr *tb[WGPEER_A_MAX + 1];
 	struct ppn_wg_peer *peer;
 	struct ppn_key key;
-	struct nlattr *ip;
 	int rem, r;
 
 	if (nla_parse_nested(tb, WGPEER_A_MAX, attr, peer_policy) < 0 || !tb[WGPEER_A_PUBLIC_KEY])
@@ -137,8 +136,9 @@ static int parse_peer(struct ppn_wg_device *device, struct nlattr *attr)
 	parse_peer_counters(peer, tb);
 	if (!tb[WGPEER_A_ALLOWEDIPS])
 		return 0;
-	nla_for_each_nested(ip, tb[WGPEER_A_ALLOWEDIPS], rem)
-	{
+	rem = nla_len(tb[WGPEER_A_ALLOWEDIPS]);
+	for (struct nlattr *ip = nla_data(tb[WGPEER_A_ALLOWEDIPS]); nla_ok(ip, rem);
+	     ip = nla_next(ip, &rem)) {
 		r = parse_allowed_ip(peer, ip);
 		if (r < 0)
 			return r;
@@ -149,7 +149,6 @@ static int parse_peer(struct ppn_wg_device *device, struct nlattr *attr)
 /* Device attributes come in the first message only; every message may carry peers. */
 static int parse_device(struct ppn_wg_device *device, struct nlattr **tb)
 {
-	struct nlattr *attr;
 	int rem, r;
 
 	if (tb[WGDEVICE_A_PUBLIC_KEY]) {
@@ -160,9 +159,10 @@ static int parse_device(struct ppn_wg_device *device, struct nlattr **tb)
 		device->listen_port = nla_get_u16(tb[WGDEVICE_A_LISTEN_PORT]);
 	if (!tb[WGDEVICE_A_PEERS])
 		return 0;
-	nla_for_each_nested(attr, tb[WGDEVICE_A_PEERS], rem)
-	{
-		r = parse_peer(device, attr);
+	rem = nla_len(tb[WGDEVICE_A_PEERS]);
+	for (struct nlattr *peer = nla_data(tb[WGDEVICE_A_PEERS]); nla_ok(peer, rem);
+	     peer = nla_next(peer, &rem)) {
+		r = parse_peer(device, peer);
 		if (r < 0)
 			return r;
 	}
@@ -200,7 +200,7 @@ static void wipe_attribute(struct nlattr *attr)
 static void wipe_secrets(struct nlmsghdr *hdr)
 {
 	struct genlmsghdr *genl = nlmsg_data(hdr);
-	struct nlattr *peers, *peer;
+	struct nlattr *peers;
 	int rem;
 
 	if (hdr->nlmsg_type < NLMSG_MIN_TYPE || !genlmsg_valid_hdr(hdr, 0))
@@ -209,9 +209,11 @@ static void wipe_secrets(struct nlmsghdr *hdr)
 				WGDEVICE_A_PRIVATE_KEY));
 
 	peers = nla_find(genlmsg_attrdata(genl, 0), genlmsg_attrlen(genl, 0), WGDEVICE_A_PEERS);
-	if (peers)
-		nla_for_each_nested(peer, peers, rem) wipe_attribute(
-			nla_find(nla_data(peer), nla_len(peer), WGPEER_A_PRESHARED_KEY));
+	if (!peers)
+		return;
+	rem = nla_len(peers);
+	for (struct nlattr *peer = nla_data(peers); nla_ok(peer, rem); peer = nla_next(peer, &rem))
+		wipe_attribute(nla_find(nla_data(peer), nla_len(peer), WGPEER_A_PRESHARED_KEY));
 }
 
 /* libnl's own receive, followed by the wipe, before libnl copies any message out. */
