@@ -138,3 +138,31 @@ PY
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "the dry run changed the interface"
 echo "PASS: dry run printed the exact plan, exited 2 and changed nothing"
+
+# Once the interface holds exactly what the plan asked for, the audit finds nothing to do.
+in_ns wg set "$ifname" peer "$relay_pub" allowed-ips 10.77.0.1/32,10.77.0.2/32 \
+	peer "$stale_pub" remove
+in_ns ip route replace 10.77.0.2/32 dev "$ifname"
+in_ns ip route delete 10.77.0.50/32 dev "$ifname"
+status=$(run_dry_run)
+[ "$status" -eq 0 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: in sync exit $status" >&2; exit 1; }
+echo "No changes. Node 'macbook-air' matches commit ${commit:0:12}." >"$work/expected-tail"
+tail -n 1 "$work/out" >"$work/tail"
+expect_equal "$work/expected-tail" "$work/tail" "the in-sync plan differs"
+echo "PASS: in sync, exit 0"
+
+# A commit with one invalid file is refused whole: exit 1, the error names the file, line and
+# column, and nothing is touched.
+snapshot >"$work/before"
+sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
+git -C "$work/checkout" -c user.name=test -c user.email=test@ppn.invalid \
+	commit -q -am "relay: yes"
+git -C "$work/checkout" push -q "$work/fleet.git" main
+status=$(run_dry_run)
+[ "$status" -eq 1 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: invalid exit $status" >&2; exit 1; }
+grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
+	{ cat "$work/err" >&2; echo "FAIL: no path:line:column for the bad file" >&2; exit 1; }
+[ ! -s "$work/out" ] || { echo "FAIL: a refused commit printed a plan" >&2; exit 1; }
+snapshot >"$work/after"
+expect_equal "$work/before" "$work/after" "a refused commit changed the interface"
+echo "PASS: invalid commit refused with its position, exit 1, nothing changed"
