@@ -181,7 +181,7 @@ echo "   $parse_line"
 parse_ms=$(sed -n 's/.* parse_ms=\([0-9.]*\).*/\1/p' <<<"$parse_line")
 
 reconcile_args=(--dry-run --repo "$fleet/fleet.git" --node "$node" --state-dir "$work/state"
-	--interface "$ifname")
+	--interface "$ifname" --plugin-dir "$build/plugins")
 
 echo "== first dry-run (fills the mirror)"
 t0=$EPOCHREALTIME
