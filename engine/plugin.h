@@ -64,8 +64,14 @@ struct ppn_plugin {
 	/* Mandatory. Appends the actions that turn the last observed state into the desired one. */
 	int (*plan)(void *state, const struct ppn_desired *desired, struct ppn_plan *plan);
 
-	/* Optional (NULL: the plugin only observes). Carries out one action it made. */
-	int (*apply)(void *state, const struct ppn_action *action);
+	/*
+	 * Optional (NULL: the plugin only observes). Carries out the actions it made, in plan
+	 * order, as one batch, so that a backend may send several in one message. results[i]
+	 * receives 0 or a negative errno for actions[i]: one failed action does not stop the
+	 * others. Returns 0 when every action succeeded, else the first error.
+	 */
+	int (*apply)(void *state, const struct ppn_desired *desired,
+		     struct ppn_action *const *actions, size_t count, int *results);
 
 	/* Optional. */
 	int (*facts)(void *state, struct ppn_facts *facts);
