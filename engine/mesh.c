@@ -71,6 +71,7 @@ static struct ppn_wg_device *device_for(const struct ppn_fleet *fleet, const str
 
 	device->present = true;
 	device->up = true;
+	device->forwarding = self->relay;
 	device->has_public_key = true;
 	device->public_key = self->public_key;
 	device->listen_port = network->listen_port;

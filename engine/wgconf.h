@@ -41,6 +41,7 @@ struct ppn_wg_device {
 	uint16_t listen_port; /* 0 = none / random */
 	uint32_t mtu;
 	bool up;
+	bool forwarding; /* forwards IPv4/IPv6 packets that arrive on it: relays do */
 
 	struct ppn_prefix *addresses; /* sorted, no duplicates */
 	size_t n_addresses;
