@@ -176,6 +176,14 @@ static void read_admins(struct ppn_mfile *file, const struct ppn_yentry *entry, 
 	}
 }
 
+static void read_allow_mass_removal(struct ppn_mfile *file, const struct ppn_yentry *entry,
+				    void *object)
+{
+	struct ppn_network *network = object;
+
+	ppn_mfield_bool(file, entry, &network->allow_mass_removal);
+}
+
 static const struct ppn_mfield network_fields[] = {
 	TOP_FIELDS,
 	{"overlay", true, read_overlay},
@@ -185,6 +193,7 @@ static const struct ppn_mfield network_fields[] = {
 	{"controller", false, read_controller},
 	{"heartbeat", false, read_heartbeat},
 	{"admins", false, read_admins},
+	{"allowMassRemoval", false, read_allow_mass_removal},
 };
 
 void ppn_mkind_read_network(struct ppn_mfile *file, const struct ppn_ynode *root,

@@ -77,6 +77,7 @@ struct ppn_network {
 	struct ppn_admin *admins;
 	size_t n_admins;
 	uint64_t heartbeat_ms;
+	bool allow_mass_removal; /* this commit may remove more than half of the peers or VMs */
 	struct ppn_loc loc;
 	struct ppn_loc overlay_loc;
 	struct ppn_loc controller_loc;

@@ -6,6 +6,7 @@
 
 #include "diag.h"
 #include "fileset.h"
+#include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "mesh.h"
@@ -13,120 +14,161 @@
 #include "source.h"
 #include "state.h"
 
-/* The commit a pass works on, read whole from the mirror. */
+/* One commit of the fleet repo, loaded whole. */
 struct commit_view {
 	char id[PPN_COMMIT_HEX_LEN + 1];
-	struct ppn_fleet *fleet;
+	struct ppn_fleet *fleet; /* NULL when the commit is absent or invalid */
 };
+
+/* Everything one pass holds; released by pass_release(). */
+struct pass {
+	const struct ppn_reconcile_options *options;
+	struct ppn_source *source;
+	struct commit_view wanted;  /* what the ref points to now */
+	struct commit_view applied; /* what this node applied last, if it can be read */
+	const struct commit_view *enforced;
+	struct ppn_wg_device *wireguard;
+	struct ppn_loaded_plugin *plugins[2];
+	size_t n_plugins;
+};
+
+static void pass_release(struct pass *pass)
+{
+	for (size_t i = 0; i < pass->n_plugins; i++)
+		ppn_plugin_unload(pass->plugins[i]);
+	ppn_wg_device_free(pass->wireguard);
+	ppn_fleet_free(pass->wanted.fleet);
+	ppn_fleet_free(pass->applied.fleet);
+	ppn_source_free(pass->source);
+}
 
 /*
  * A fetch that fails is not fatal: the node keeps enforcing what its mirror already holds, so
  * an unreachable git server never tears anything down.
  */
-static int fetch_and_resolve(const struct ppn_reconcile_options *options, struct ppn_source *source,
-			     char id[PPN_COMMIT_HEX_LEN + 1])
+static int open_source(struct pass *pass)
 {
-	int r = ppn_source_fetch(source);
+	const struct ppn_reconcile_options *options = pass->options;
+	_cleanup_free_ char *cache_dir = ppn_state_cache_dir(options->state_dir);
+	int r;
 
+	r = ppn_source_open(options->repo, cache_dir, &pass->source);
 	if (r < 0)
+		return r;
+
+	if (ppn_source_fetch(pass->source) < 0)
 		ppn_warn("source '%s': fetch failed; using the last fetched state", options->repo);
 
-	r = ppn_source_resolve(source, options->ref, id);
+	r = ppn_source_resolve(pass->source, options->ref, pass->wanted.id);
 	if (r == -ENOENT)
 		ppn_err("source '%s': no ref '%s'", options->repo, options->ref);
 	return r;
 }
 
-static int load_commit(const struct ppn_reconcile_options *options, struct commit_view *view)
+/* Loads a commit; with report set, its problems are printed as path:line:column lines. */
+static int load_commit(struct pass *pass, struct commit_view *view, bool report)
 {
-	_cleanup_free_ char *cache_dir = ppn_state_cache_dir(options->state_dir);
-	struct ppn_source *source = NULL;
 	struct ppn_fileset set = {0};
 	struct ppn_diags diags = {0};
 	int r;
 
-	r = ppn_source_open(options->repo, cache_dir, &source);
-	if (r < 0)
-		return r;
-
-	r = fetch_and_resolve(options, source, view->id);
+	r = ppn_source_read(pass->source, view->id, &set);
 	if (r == 0)
-		r = ppn_source_read(source, view->id, &set);
-	if (r == 0) {
 		r = ppn_manifest_load(&set, &view->fleet, &diags);
-		if (r < 0) {
-			ppn_err("commit %.12s ('%s'): refused, %zu problem%s in the manifests",
-				view->id, options->ref, diags.count, diags.count == 1 ? "" : "s");
-			ppn_diags_print(&diags, stderr);
-		}
+	if (r < 0 && report && diags.count > 0) {
+		ppn_err("commit %.12s ('%s'): refused, %zu problem%s in the manifests", view->id,
+			pass->options->ref, diags.count, diags.count == 1 ? "" : "s");
+		ppn_diags_print(&diags, stderr);
 	}
 
 	ppn_diags_release(&diags);
 	ppn_fileset_release(&set);
-	ppn_source_free(source);
 	return r;
 }
 
-static void note_applied_commit(const struct ppn_reconcile_options *options, struct ppn_plan *plan)
+/* The last applied commit is optional: a first pass has none, and a moved repo may lack it. */
+static void load_applied(struct pass *pass)
 {
-	char applied[PPN_COMMIT_HEX_LEN + 1];
-
-	if (ppn_state_read_applied(options->state_dir, applied) == 0)
-		ppn_plan_add_note(plan, "last applied commit: %.12s", applied);
-	else
-		ppn_plan_add_note(plan, "last applied commit: none");
+	if (ppn_state_read_applied(pass->options->state_dir, pass->applied.id) < 0)
+		return;
+	if (strcmp(pass->applied.id, pass->wanted.id) == 0)
+		return;
+	if (load_commit(pass, &pass->applied, false) < 0)
+		ppn_warn("commit %.12s: last applied, but no longer readable from '%s'",
+			 pass->applied.id, pass->options->repo);
 }
 
-/* Asks one plugin for its part of the plan, tagging its actions with its index. */
-static int plan_with_plugin(struct ppn_loaded_plugin *plugin, int index,
-			    const struct ppn_plugin_options *plugin_options,
-			    const struct ppn_desired *desired, struct ppn_plan *plan)
+static size_t count_removed(const struct ppn_fleet *before, const struct ppn_fleet *after,
+			    bool peers)
 {
-	size_t first = plan->n_actions;
-	int r;
+	size_t removed = 0;
 
-	r = plugin->table->open(plugin_options, &plugin->state);
-	if (r < 0)
-		return r;
-	r = plugin->table->observe(plugin->state, desired);
-	if (r < 0)
-		return r;
-	r = plugin->table->plan(plugin->state, desired, plan);
-	if (r < 0)
-		return r;
+	if (peers) {
+		for (size_t i = 0; i < before->n_peers; i++)
+			removed += !ppn_fleet_peer(after, before->peers[i].name);
+	} else {
+		for (size_t i = 0; i < before->n_vms; i++)
+			removed += !ppn_fleet_vm(after, before->vms[i].name);
+	}
+	return removed;
+}
 
-	for (size_t i = first; i < plan->n_actions; i++)
-		plan->actions[i].owner = index;
+/*
+ * A commit that removes more than half of the peers or VMs at once is more often a mistake (a
+ * bad merge, a wrong directory) than a wish; it must say that it is meant.
+ */
+static int check_mass_removal(struct pass *pass)
+{
+	const struct ppn_fleet *before = pass->applied.fleet, *after = pass->wanted.fleet;
+	static const char *const what[] = {"VMs", "peers"};
+
+	if (!before || pass->options->allow_mass_removal || after->network.allow_mass_removal)
+		return 0;
+
+	for (int peers = 1; peers >= 0; peers--) {
+		size_t total = peers ? before->n_peers : before->n_vms;
+		size_t removed = count_removed(before, after, peers);
+
+		if (removed * 2 <= total)
+			continue;
+		ppn_err("commit %.12s ('%s'): refused, it removes %zu of %zu %s at once; if that "
+			"is meant, set 'allowMassRemoval: true' in ppn.yaml for that commit or pass "
+			"--allow-mass-removal",
+			pass->wanted.id, pass->options->ref, removed, total, what[peers]);
+		return -EPERM;
+	}
 	return 0;
 }
 
-static int plan_network(const struct ppn_reconcile_options *options,
-			const struct ppn_desired *desired, struct ppn_plan *plan)
+/*
+ * Chooses the commit to enforce. An invalid or refused commit is never applied in part: the
+ * node keeps enforcing the last good one (except in a dry run, which only reports).
+ */
+static int choose_commit(struct pass *pass, struct ppn_plan *plan, bool *refused)
 {
-	struct ppn_plugin_options plugin_options = {
-		.node = options->node,
-		.state_dir = options->state_dir,
-		.backend = options->backend,
-		.ifname = desired->wireguard->ifname,
-		.dry_run = options->dry_run,
-	};
-	const char *dir = options->plugin_dir ? options->plugin_dir : ppn_plugin_default_dir();
-	struct ppn_loaded_plugin *wireguard = NULL;
-	int r;
+	int r = load_commit(pass, &pass->wanted, true);
 
-	r = ppn_plugin_load_named(dir, "wireguard", &wireguard);
-	if (r < 0)
+	load_applied(pass);
+	if (r == 0)
+		r = check_mass_removal(pass);
+	if (r == 0) {
+		pass->enforced = &pass->wanted;
+		return 0;
+	}
+
+	*refused = true;
+	if (pass->options->dry_run || !pass->applied.fleet)
 		return r;
-
-	r = plan_with_plugin(wireguard, 0, &plugin_options, desired, plan);
-	ppn_plugin_unload(wireguard);
-	return r;
+	ppn_plan_add_note(plan, "commit %.12s refused; enforcing the last applied commit %.12s",
+			  pass->wanted.id, pass->applied.id);
+	pass->enforced = &pass->applied;
+	return 0;
 }
 
-static int compile_desired(const struct ppn_reconcile_options *options,
-			   const struct ppn_fleet *fleet, struct ppn_wg_device **out)
+static int compile_desired(struct pass *pass)
 {
-	int r = ppn_mesh_compile(fleet, options->node, out);
+	const struct ppn_reconcile_options *options = pass->options;
+	int r = ppn_mesh_compile(pass->enforced->fleet, options->node, &pass->wireguard);
 
 	if (r == -ENOENT) {
 		ppn_err("node '%s': not in the fleet (no peers/%s.yaml)", options->node,
@@ -134,42 +176,210 @@ static int compile_desired(const struct ppn_reconcile_options *options,
 		return r;
 	}
 	if (r == 0 && options->ifname) {
-		free((*out)->ifname);
-		(*out)->ifname = ppn_xstrdup(options->ifname);
+		free(pass->wireguard->ifname);
+		pass->wireguard->ifname = ppn_xstrdup(options->ifname);
 	}
 	return r;
 }
 
-int ppn_reconcile_pass(const struct ppn_reconcile_options *options, struct ppn_plan *plan)
+static bool has_vms_placed(const struct ppn_fleet *fleet, const char *node)
 {
-	struct commit_view view = {0};
-	struct ppn_wg_device *wireguard = NULL;
+	if (!fleet)
+		return false;
+	for (size_t i = 0; i < fleet->n_vms; i++) {
+		const struct ppn_vm *vm = &fleet->vms[i];
+		const struct ppn_placement *placement = ppn_fleet_placement(fleet, vm->name);
+		const char *host = vm->pin ? vm->pin : placement ? placement->node : NULL;
+
+		if (host && strcmp(host, node) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * WireGuard is always needed. libvirt only on a node that hosts VMs now or did at the last
+ * applied commit (to remove them), so that a relay without libvirt never loads it.
+ */
+static int load_plugins(struct pass *pass)
+{
+	const struct ppn_reconcile_options *options = pass->options;
+	const char *dir = options->plugin_dir ? options->plugin_dir : ppn_plugin_default_dir();
+	bool vms = has_vms_placed(pass->enforced->fleet, options->node) ||
+		   has_vms_placed(pass->applied.fleet, options->node);
 	int r;
 
-	/* Source and load: one whole commit, or nothing. */
+	r = ppn_plugin_load_named(dir, "wireguard", &pass->plugins[pass->n_plugins]);
+	if (r < 0)
+		return r;
+	pass->n_plugins++;
+
+	if (!vms)
+		return 0;
+	r = ppn_plugin_load_named(dir, "libvirt", &pass->plugins[pass->n_plugins]);
+	if (r < 0)
+		return r;
+	pass->n_plugins++;
+	return 0;
+}
+
+/* Asks one plugin for its part of the plan, tagging its actions with its index. */
+static int plan_with_plugin(struct pass *pass, size_t index, const struct ppn_desired *desired,
+			    struct ppn_plan *plan)
+{
+	struct ppn_loaded_plugin *plugin = pass->plugins[index];
+	const struct ppn_reconcile_options *options = pass->options;
+	struct ppn_plugin_options plugin_options = {
+		.node = options->node,
+		.state_dir = options->state_dir,
+		.backend = options->backend,
+		.ifname = pass->wireguard->ifname,
+		.dry_run = options->dry_run,
+	};
+	size_t first = plan->n_actions;
+	int r;
+
+	r = plugin->table->open(&plugin_options, &plugin->state);
+	if (r == 0)
+		r = plugin->table->observe(plugin->state, desired);
+	if (r == 0)
+		r = plugin->table->plan(plugin->state, desired, plan);
+	if (r < 0)
+		return r;
+
+	for (size_t i = first; i < plan->n_actions; i++)
+		plan->actions[i].owner = (int)index;
+	return 0;
+}
+
+/* Hands each plugin its own actions, in plan order; counts the ones that failed. */
+static size_t apply_with_plugin(struct pass *pass, size_t index, const struct ppn_desired *desired,
+				struct ppn_plan *plan)
+{
+	const struct ppn_plugin *table = pass->plugins[index]->table;
+	_cleanup_free_ struct ppn_action **actions = NULL;
+	_cleanup_free_ int *results = NULL;
+	size_t count = 0, failed = 0;
+
+	actions = ppn_xcalloc(plan->n_actions, sizeof(*actions));
+	results = ppn_xcalloc(plan->n_actions, sizeof(*results));
+	for (size_t i = 0; i < plan->n_actions; i++)
+		if (plan->actions[i].owner == (int)index)
+			actions[count++] = &plan->actions[i];
+	if (count == 0)
+		return 0;
+
+	if (!table->apply) {
+		ppn_err("plugin '%s': cannot apply changes", table->name);
+		return count;
+	}
+	table->apply(pass->plugins[index]->state, desired, actions, count, results);
+	for (size_t i = 0; i < count; i++)
+		failed += results[i] < 0;
+	return failed;
+}
+
+/* Network first, then VMs: the plugins were loaded in that order. */
+static int plan_and_apply(struct pass *pass, struct ppn_plan *plan)
+{
+	struct ppn_desired desired = {pass->enforced->fleet, pass->wireguard};
+	size_t failed = 0;
+	int r;
+
+	for (size_t i = 0; i < pass->n_plugins; i++) {
+		r = plan_with_plugin(pass, i, &desired, plan);
+		if (r < 0)
+			return r;
+	}
+	if (pass->options->dry_run)
+		return 0;
+
+	for (size_t i = 0; i < pass->n_plugins; i++)
+		failed += apply_with_plugin(pass, i, &desired, plan);
+	if (failed > 0) {
+		ppn_err("node '%s': %zu of %zu actions failed", pass->options->node, failed,
+			plan->n_actions);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The first start of a node creates its key pair, so that there is a key to put in place. */
+static int ensure_key(const struct ppn_reconcile_options *options)
+{
+	char text[PPN_KEY_B64_LEN + 1];
+	struct ppn_key public_key;
+	int r = ppn_keys_ensure(options->state_dir, &public_key);
+
+	if (r < 0) {
+		ppn_err("key '%s/%s': cannot read or create: %s", options->state_dir, PPN_KEY_FILE,
+			strerror(-r));
+		return r;
+	}
+	ppn_key_to_base64(&public_key, text);
+	ppn_debug("node '%s': public key '%s'", options->node, text);
+	return 0;
+}
+
+static void describe(const struct pass *pass, struct ppn_plan *plan)
+{
+	plan->node = ppn_xstrdup(pass->options->node);
+	plan->ref = ppn_xstrdup(pass->options->ref);
+	plan->commit = ppn_xstrdup(pass->enforced->id);
+	if (pass->applied.id[0])
+		ppn_plan_add_note(plan, "last applied commit: %.12s", pass->applied.id);
+	else
+		ppn_plan_add_note(plan, "last applied commit: none");
+}
+
+static int run(struct pass *pass, struct ppn_plan *plan, bool *refused)
+{
+	const struct ppn_reconcile_options *options = pass->options;
+	int r;
+
+	/* Source, trust and load: one whole commit, or the last good one. */
+	r = open_source(pass);
+	if (r == 0)
+		r = choose_commit(pass, plan, refused);
+	if (r < 0)
+		return r;
+	describe(pass, plan);
+
+	/* Desire, observe, plan, apply. */
+	r = compile_desired(pass);
+	if (r == 0)
+		r = load_plugins(pass);
+	if (r == 0)
+		r = plan_and_apply(pass, plan);
+
+	/* Record: the applied commit is the last good one, even when an action failed (the next
+	 * pass retries it); a refused commit is never recorded. */
+	if (!options->dry_run && !*refused && (r == 0 || r == -EIO) &&
+	    strcmp(pass->applied.id, pass->enforced->id) != 0 &&
+	    ppn_state_write_applied(options->state_dir, pass->enforced->id) < 0)
+		ppn_err("state '%s': cannot record the applied commit", options->state_dir);
+	return r;
+}
+
+int ppn_reconcile_pass(const struct ppn_reconcile_options *options, struct ppn_plan *plan,
+		       bool *refused)
+{
+	struct pass pass = {.options = options};
+	int r;
+
+	*refused = false;
 	r = ppn_state_prepare(options->state_dir);
 	if (r < 0) {
 		ppn_err("state '%s': cannot create: %s", options->state_dir, strerror(-r));
 		return r;
 	}
-	r = load_commit(options, &view);
-	if (r < 0)
-		goto out;
+	if (!options->dry_run) {
+		r = ensure_key(options);
+		if (r < 0)
+			return r;
+	}
 
-	plan->node = ppn_xstrdup(options->node);
-	plan->ref = ppn_xstrdup(options->ref);
-	plan->commit = ppn_xstrdup(view.id);
-	note_applied_commit(options, plan);
-
-	/* Desire, observe, plan. */
-	r = compile_desired(options, view.fleet, &wireguard);
-	if (r < 0)
-		goto out;
-	r = plan_network(options, &(struct ppn_desired){view.fleet, wireguard}, plan);
-
-	/* TODO: apply and record the applied commit; the dry run is the only mode so far. */
-out:
-	ppn_wg_device_free(wireguard);
-	ppn_fleet_free(view.fleet);
+	r = run(&pass, plan, refused);
+	pass_release(&pass);
 	return r;
 }

@@ -21,14 +21,20 @@ struct ppn_reconcile_options {
 	const char *backend; /* forces a WireGuard backend when set */
 	const char *plugin_dir;
 	bool dry_run;
+	bool allow_mass_removal; /* the command says that removing most peers or VMs is meant */
 };
 
 /*
- * Runs one pass and fills plan (initialised by the caller) with what differs. Problems in the
- * manifests are printed to stderr as path:line:column diagnostics. Returns 0 when the pass
- * completed, or a negative errno when it could not (the cause is logged); in both cases
- * nothing was changed on a dry run.
+ * Runs one pass and fills plan (initialised by the caller) with what differs; unless this is
+ * a dry run, applies it and records the commit as applied. Problems in the manifests are
+ * printed to stderr as path:line:column diagnostics.
+ *
+ * A commit that is invalid, or removes too much at once, is refused whole: *refused is set,
+ * and the pass enforces the last applied commit instead (a dry run only reports). Returns 0
+ * when the pass completed (check *refused too), -EIO when some actions failed (each is
+ * logged), or another negative errno when the pass could not run.
  */
-int ppn_reconcile_pass(const struct ppn_reconcile_options *options, struct ppn_plan *plan);
+int ppn_reconcile_pass(const struct ppn_reconcile_options *options, struct ppn_plan *plan,
+		       bool *refused);
 
 #endif

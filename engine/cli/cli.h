@@ -4,6 +4,7 @@
 
 /* The subcommands of ppn(1), one file each. Each returns the process exit status. */
 
+int ppn_cmd_keygen(int argc, char **argv);
 int ppn_cmd_validate(int argc, char **argv);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ppn-reconcile: keeps this node equal to what the fleet repo says. With --dry-run it is the
- * audit: it prints what would change and why, and changes nothing.
+ * audit: it prints what would change and why, and changes nothing. With --once it applies one
+ * pass and prints what it did.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,15 +28,20 @@ enum output_format {
 
 struct arguments {
 	struct ppn_reconcile_options reconcile;
+	bool once;
 	enum output_format output;
 };
 
 static void print_usage(FILE *out)
 {
-	fputs("Usage: ppn-reconcile --dry-run --repo URL|PATH --node NAME [OPTION]...\n"
-	      "Compare this node's WireGuard interface with the fleet repo and print the plan.\n"
+	fputs("Usage: ppn-reconcile --dry-run|--once --repo URL|PATH --node NAME [OPTION]...\n"
+	      "Compare this node with the fleet repo, print the plan, and apply it with --once.\n"
 	      "\n"
 	      "  -n, --dry-run          print what would change and why; change nothing\n"
+	      "  -1, --once             apply one pass, print what was done, and exit\n"
+	      "      --allow-mass-removal\n"
+	      "                         accept a commit that removes more than half of the\n"
+	      "                         peers or VMs at once (refused otherwise)\n"
 	      "  -r, --repo URL|PATH    the fleet repo: a path, a file:// URL or an ssh URL\n"
 	      "      --ref REF          branch or ref with the desired state (default: main)\n"
 	      "  -N, --node NAME        this node's name in the fleet (default: the host name)\n"
@@ -51,9 +57,11 @@ static void print_usage(FILE *out)
 	      "      --version          show the version and exit\n"
 	      "\n"
 	      "Exit status (the same for text and json output):\n"
-	      "  0  in sync: nothing would change\n"
-	      "  1  error: bad arguments, an unreadable repo, or a commit refused as invalid\n"
-	      "  2  changes pending: the plan is not empty\n",
+	      "  0  --dry-run: in sync, nothing would change; --once: every action succeeded\n"
+	      "  1  error: bad arguments, an unreadable repo, a refused commit (invalid, or\n"
+	      "     removing too much: the last applied commit stays enforced), or a failed\n"
+	      "     action\n"
+	      "  2  --dry-run only: changes pending, the plan is not empty\n",
 	      out);
 }
 
@@ -83,10 +91,13 @@ enum {
 	OPT_BACKEND,
 	OPT_PLUGIN_DIR,
 	OPT_VERSION,
+	OPT_ALLOW_MASS_REMOVAL,
 };
 
 static const struct option long_options[] = {
 	{"dry-run", no_argument, NULL, 'n'},
+	{"once", no_argument, NULL, '1'},
+	{"allow-mass-removal", no_argument, NULL, OPT_ALLOW_MASS_REMOVAL},
 	{"repo", required_argument, NULL, 'r'},
 	{"ref", required_argument, NULL, OPT_REF},
 	{"node", required_argument, NULL, 'N'},
@@ -110,6 +121,12 @@ static int parse_option(int option, struct arguments *args)
 	switch (option) {
 	case 'n':
 		reconcile->dry_run = true;
+		return 0;
+	case '1':
+		args->once = true;
+		return 0;
+	case OPT_ALLOW_MASS_REMOVAL:
+		reconcile->allow_mass_removal = true;
 		return 0;
 	case 'r':
 		reconcile->repo = optarg;
@@ -163,9 +180,9 @@ static int check_arguments(struct arguments *args)
 		ppn_err("--repo is required");
 		return -1;
 	}
-	/* TODO: --once and the watching daemon; they wait on the apply side of the plugins. */
-	if (!reconcile->dry_run) {
-		ppn_err("only --dry-run is available in this version");
+	/* TODO: without either, run as a daemon that watches the repo; not written yet. */
+	if (reconcile->dry_run == args->once) {
+		ppn_err("expected exactly one of --dry-run and --once");
 		return -1;
 	}
 	if (!reconcile->node && default_node(&reconcile->node) < 0) {
@@ -179,7 +196,7 @@ static int parse_arguments(int argc, char **argv, struct arguments *args)
 {
 	int option, r;
 
-	while ((option = getopt_long(argc, argv, "nr:N:s:i:o:vh", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "n1r:N:s:i:o:vh", long_options, NULL)) != -1) {
 		r = parse_option(option, args);
 		if (r != 0)
 			return r;
@@ -210,6 +227,7 @@ int main(int argc, char **argv)
 		.output = OUTPUT_TEXT,
 	};
 	struct ppn_plan plan;
+	bool refused;
 	int r, code;
 
 	r = parse_arguments(argc, argv, &args);
@@ -217,14 +235,19 @@ int main(int argc, char **argv)
 		return r > 0 ? EXIT_IN_SYNC : EXIT_ERROR;
 
 	ppn_plan_init(&plan);
-	r = ppn_reconcile_pass(&args.reconcile, &plan);
-	if (r == 0)
-		r = render(&plan, args.output);
+	r = ppn_reconcile_pass(&args.reconcile, &plan, &refused);
+	if (r == 0 || r == -EIO) {
+		int w = render(&plan, args.output);
 
-	if (r < 0)
+		r = r < 0 ? r : w;
+	}
+
+	if (r < 0 || refused)
 		code = EXIT_ERROR;
+	else if (args.once || ppn_plan_is_empty(&plan))
+		code = EXIT_IN_SYNC;
 	else
-		code = ppn_plan_is_empty(&plan) ? EXIT_IN_SYNC : EXIT_CHANGES;
+		code = EXIT_CHANGES;
 	ppn_plan_release(&plan);
 	return code;
 }

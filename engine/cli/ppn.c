@@ -13,6 +13,7 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
+	{"keygen", ppn_cmd_keygen, "create this node's key pair and print its public key"},
 	{"validate", ppn_cmd_validate, "check a fleet repo's manifests (for CI gates)"},
 };
 
