@@ -134,8 +134,17 @@ static int read_kind_dir(struct ppn_fileset *set, int rootfd, const char *kind, 
 	struct dirent **entries;
 	int count, r = 0;
 
-	if (dirfd < 0)
-		return errno == ENOENT ? 0 : -errno;
+	if (dirfd < 0 && errno == ENOENT)
+		return 0;
+	if (dirfd < 0) {
+		_cleanup_free_ char *display = NULL;
+
+		r = -errno;
+		display = display_path(root, kind);
+		ppn_diags_add(diags, display, 0, 0, "expected a directory of manifests: %s",
+			      strerror(-r));
+		return r;
+	}
 
 	count = scandirat(dirfd, ".", &entries, skip_dots, compare_names);
 	if (count < 0)
