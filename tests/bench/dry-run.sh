@@ -23,28 +23,33 @@ parse_runs=7
 node=
 build=
 keep=0
+profiler=
 target_ratio=3.0
 target_rss_mib=64
 
 usage() {
 	cat <<EOF
-usage: $0 [-b BUILD_DIR] [-n PEERS] [-m VMS] [-r RUNS] [-k]
+usage: $0 [-b BUILD_DIR] [-n PEERS] [-m VMS] [-r RUNS] [-k] [-p PROFILER]
   -b  build directory (default: build-bench, else build, under the source root)
   -n  peers in the fleet, one node each (default $peers)
   -m  VMs in the fleet (default $vms)
   -r  warm dry-runs to take the median of, and libyaml runs to take the best of (default $runs)
   -k  keep the generated fleet and state directory (the namespace is always removed)
+  -p  after measuring, run one more warm dry-run under PROFILER, a command prefix split on
+      spaces, such as "perf record -o /tmp/perf.data --call-graph dwarf" or
+      "valgrind --tool=callgrind --callgrind-out-file=/tmp/callgrind.out"
 EOF
 	exit 2
 }
 
-while getopts "b:n:m:r:kh" opt; do
+while getopts "b:n:m:r:kp:h" opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	n) peers=$OPTARG ;;
 	m) vms=$OPTARG ;;
 	r) runs=$OPTARG parse_runs=$OPTARG ;;
 	k) keep=1 ;;
+	p) profiler=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -209,6 +214,12 @@ rss_kib=$(ip netns exec "$ns" bash -c "work=$work; $(declare -f peak_rss_kib); p
 if "$reconcile" --help 2>&1 | grep -q -- '--timings'; then
 	echo "== breakdown (--timings)"
 	ip netns exec "$ns" "$reconcile" "${reconcile_args[@]}" --timings 2>&1 >/dev/null | sed 's/^/   /'
+fi
+
+if [ -n "$profiler" ]; then
+	echo "== one more warm dry-run under: $profiler"
+	read -r -a profiler_words <<<"$profiler"
+	ip netns exec "$ns" "${profiler_words[@]}" "$reconcile" "${reconcile_args[@]}" >/dev/null
 fi
 
 ratio=$(awk -v d="$dry_ms" -v p="$parse_ms" 'BEGIN { printf "%.2f", d / p }')
