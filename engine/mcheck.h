@@ -5,7 +5,7 @@
 /*
  * The manifest rules that span files: unique names, public keys, addresses and admins;
  * addresses inside the overlay; references to nodes, images and VMs that exist; a peer for
- * every node; an endpoint for every relay and a relay when some peer has no endpoint.
+ * every node; a relay when some peer has no endpoint.
  */
 
 #include "diag.h"

@@ -36,6 +36,7 @@ void ppn_mfield_report_value(struct ppn_mfile *file, const struct ppn_yentry *en
 /* A value as messages show it: "'text'", "an empty value", "a mapping", "a list". Owned. */
 char *ppn_mfield_describe(const struct ppn_ynode *value);
 
+/* Where node was written, in file (the path is borrowed from the file). */
 struct ppn_loc ppn_mfield_loc(const struct ppn_mfile *file, const struct ppn_ynode *node);
 
 /* One known key of a mapping and what reads its value into the object being filled. */

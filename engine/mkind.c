@@ -384,6 +384,20 @@ static const struct ppn_mfield peer_fields[] = {
 	{"persistentKeepalive", false, read_keepalive},
 };
 
+/* Peers behind NAT reach the others through a relay: it must be reachable itself. */
+static void check_relay_endpoint(struct ppn_mfile *file, const struct ppn_ynode *root,
+				 const struct ppn_peer *peer)
+{
+	const struct ppn_yentry *relay = ppn_ytree_find(root, "relay");
+
+	/* An endpoint that was written but refused has been reported already. */
+	if (!peer->relay || ppn_ytree_find(root, "endpoint"))
+		return;
+	ppn_mfield_report(file, relay->value,
+			  "expected an 'endpoint' beside 'relay: true' (peers behind NAT must "
+			  "reach their relay)");
+}
+
 void ppn_mkind_read_peer(struct ppn_mfile *file, const struct ppn_ynode *root,
 			 struct ppn_peer *peer)
 {
@@ -393,6 +407,7 @@ void ppn_mkind_read_peer(struct ppn_mfile *file, const struct ppn_ynode *root,
 	peer->endpoint_loc = peer->loc;
 
 	ppn_mfield_read_all(file, root, peer_fields, PPN_ARRAY_SIZE(peer_fields), peer);
+	check_relay_endpoint(file, root, peer);
 }
 
 /* --- images/<name>.yaml ------------------------------------------------------------------ */

@@ -56,6 +56,7 @@ struct ppn_ynode {
 int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_ynode **out,
 		    struct ppn_diags *diags);
 
+/* Frees node and everything under it; NULL is fine. */
 void ppn_ytree_free(struct ppn_ynode *node);
 
 /* The entry of a mapping whose key is text; NULL when absent or when node is no mapping. */

@@ -604,6 +604,7 @@ static void test_manifest_example_values(void **unused)
 	assert_int_equal(fleet->network.mtu, 1420);
 	assert_string_equal(fleet->network.controller, "gcp-relay");
 	assert_int_equal(fleet->network.heartbeat_ms, 30000);
+	assert_false(fleet->network.allow_mass_removal);
 	assert_int_equal(fleet->network.n_admins, 1);
 	assert_string_equal(fleet->network.admins[0].name, "alice");
 	assert_string_equal(fleet->network.admins[0].ssh_key,
