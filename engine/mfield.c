@@ -227,7 +227,7 @@ bool ppn_mfield_bool(struct ppn_mfile *file, const struct ppn_yentry *entry, boo
 /* "042": YAML 1.1 reads it as octal, a reader of the decimal rule would not. */
 static bool is_zero_padded(const struct ppn_ynode *value)
 {
-	return value->len > 1 && value->text[0] == '0' &&
+	return value->kind == PPN_YNODE_SCALAR && value->len > 1 && value->text[0] == '0' &&
 	       strspn(value->text, "0123456789") == value->len;
 }
 
@@ -236,24 +236,19 @@ bool ppn_mfield_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uin
 {
 	const struct ppn_ynode *value = entry->value;
 	_cleanup_free_ char *got = ppn_mfield_describe(value);
+	_cleanup_free_ char *range = ppn_xasprintf("from %" PRIu64 " to %" PRIu64, min, max);
 	uint64_t number;
-	int r;
+	int r = -EINVAL;
 
-	if (value->kind != PPN_YNODE_SCALAR || is_empty(value)) {
-		ppn_mfield_report_value(
-			file, entry, "expected an integer from %" PRIu64 " to %" PRIu64 ", got %s",
-			min, max, got);
-		return false;
-	}
-	if (!value->plain) {
+	if (value->kind == PPN_YNODE_SCALAR && !value->plain) {
 		ppn_mfield_report_value(file, entry,
-					"expected an integer from %" PRIu64 " to %" PRIu64
-					" without quotes, got the string %s",
-					min, max, got);
+					"expected an integer %s without quotes, got the string %s",
+					range, got);
 		return false;
 	}
 
-	r = ppn_parse_u64(value->text, max, &number);
+	if (value->kind == PPN_YNODE_SCALAR && !is_empty(value))
+		r = ppn_parse_u64(value->text, max, &number);
 	if (r == 0 && number >= min) {
 		*out = number;
 		return true;
@@ -261,18 +256,13 @@ bool ppn_mfield_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uin
 
 	if (r == -EINVAL && is_zero_padded(value))
 		ppn_mfield_report_value(file, entry,
-					"expected an integer from %" PRIu64 " to %" PRIu64
-					" without leading zeros, got %s",
-					min, max, got);
-	else if (r == -EINVAL)
-		ppn_mfield_report_value(file, entry,
-					"expected a decimal integer from %" PRIu64 " to %" PRIu64
-					", got %s",
-					min, max, got);
+					"expected an integer %s without leading zeros, got %s",
+					range, got);
+	else if (r == -EINVAL && value->kind == PPN_YNODE_SCALAR && !is_empty(value))
+		ppn_mfield_report_value(file, entry, "expected a decimal integer %s, got %s", range,
+					got);
 	else
-		ppn_mfield_report_value(
-			file, entry, "expected an integer from %" PRIu64 " to %" PRIu64 ", got %s",
-			min, max, got);
+		ppn_mfield_report_value(file, entry, "expected an integer %s, got %s", range, got);
 	return false;
 }
 

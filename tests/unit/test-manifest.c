@@ -254,8 +254,8 @@ static int load_example_with(const char *path, const char *text, struct ppn_flee
 	return r;
 }
 
-/* Loads with one file replaced and checks the one diagnostic it must produce. */
-static void expect_one(const char *path, const char *text, const char *expected)
+/* Loads with one file replaced and checks the diagnostics it must produce. */
+static void expect_diags(const char *path, const char *text, const char *expected)
 {
 	struct ppn_diags diags = {0};
 	struct ppn_fleet *fleet = NULL;
@@ -742,23 +742,39 @@ static void test_manifest_optional_values(void **unused)
 /* Rules the corpus leaves out because a JSON Schema cannot say them; the loader does. */
 static void test_manifest_value_ranges(void **unused)
 {
-	expect_one("vms/web.yaml",
-		   "apiVersion: ppn/v1\nkind: VM\nname: web\nimage: debian-12\nmemory: 32MiB\n"
-		   "vcpus: 2\ndisk: 1000MiB\n",
-		   "vms/web.yaml:5:9: expected a size of at least 64MiB, got '32MiB'\n"
-		   "vms/web.yaml:7:7: expected a size of at least 1GiB, got '1000MiB'\n");
-	expect_one("peers/macbook-air.yaml",
-		   "apiVersion: ppn/v1\nkind: Peer\nname: macbook-air\n"
-		   "publicKey: Im2keTvARDkiQ5iKwaQKR0CT4Zk9debZTCDgKJNiGgc=\n"
-		   "address: 10.77.0.3\npersistentKeepalive: 1500ms\n",
-		   "peers/macbook-air.yaml:6:22: expected a duration from 1s to 65535s in whole "
-		   "seconds, got '1500ms'\n");
-	expect_one("ppn.yaml",
-		   "apiVersion: ppn/v1\nkind: Network\nname: acme\noverlay: 10.77.0.1/24\n"
-		   "heartbeat: 500ms\n",
-		   "ppn.yaml:4:10: expected an IP network with zero host bits, such as "
-		   "'10.77.0.0/24' or 'fd77::/64', got '10.77.0.1/24'\n"
-		   "ppn.yaml:5:12: expected a duration of at least 1s, got '500ms'\n");
+	expect_diags("vms/web.yaml",
+		     "apiVersion: ppn/v1\nkind: VM\nname: web\nimage: debian-12\nmemory: 32MiB\n"
+		     "vcpus: 2\ndisk: 1000MiB\n",
+		     "vms/web.yaml:5:9: expected a size of at least 64MiB, got '32MiB'\n"
+		     "vms/web.yaml:7:7: expected a size of at least 1GiB, got '1000MiB'\n");
+	expect_diags("peers/macbook-air.yaml",
+		     "apiVersion: ppn/v1\nkind: Peer\nname: macbook-air\n"
+		     "publicKey: Im2keTvARDkiQ5iKwaQKR0CT4Zk9debZTCDgKJNiGgc=\n"
+		     "address: 10.77.0.3\npersistentKeepalive: 1500ms\n",
+		     "peers/macbook-air.yaml:6:22: expected a duration from 1s to 65535s in whole "
+		     "seconds, got '1500ms'\n");
+	expect_diags("ppn.yaml",
+		     "apiVersion: ppn/v1\nkind: Network\nname: acme\noverlay: 10.77.0.1/24\n"
+		     "heartbeat: 500ms\n",
+		     "ppn.yaml:4:10: expected an IP network with zero host bits, such as "
+		     "'10.77.0.0/24' or 'fd77::/64', got '10.77.0.1/24'\n"
+		     "ppn.yaml:5:12: expected a duration of at least 1s, got '500ms'\n");
+}
+
+static void test_manifest_integer_messages(void **unused)
+{
+	expect_diags(
+		"vms/web.yaml",
+		"apiVersion: ppn/v1\nkind: VM\nname: web\nimage: debian-12\nmemory: 2GiB\n"
+		"vcpus: [1]\ndisk: 2GiB\ncloudInit:\n  generation:\n",
+		"vms/web.yaml:6:8: expected an integer from 1 to 256, got a list\n"
+		"vms/web.yaml:9:3: expected an integer from 0 to 4294967295, got an empty value\n");
+	expect_diags("ppn.yaml",
+		     "apiVersion: ppn/v1\nkind: Network\nname: acme\noverlay: 10.77.0.0/24\n"
+		     "mtu: '1420'\nlistenPort: 0x50\n",
+		     "ppn.yaml:5:6: expected an integer from 1280 to 9000 without quotes, got the "
+		     "string '1420'\n"
+		     "ppn.yaml:6:13: expected a decimal integer from 1 to 65535, got '0x50'\n");
 }
 
 static void test_manifest_cross_file_rules_wait_for_clean_files(void **unused)
@@ -799,7 +815,7 @@ static void test_manifest_keeps_earlier_diagnostics(void **unused)
 
 static void test_manifest_every_problem_of_a_file(void **unused)
 {
-	expect_one(
+	expect_diags(
 		"nodes/macbook-pro.yaml",
 		"apiVersion: ppn/v2\nkind: Node\ntype: server\nlabels: {Site: x, rack: 12}\n"
 		"cordoned: True\nlibvirtUri: ~\nextra: 1\n",
@@ -847,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_example_values),
 		cmocka_unit_test(test_manifest_optional_values),
 		cmocka_unit_test(test_manifest_value_ranges),
+		cmocka_unit_test(test_manifest_integer_messages),
 		cmocka_unit_test(test_manifest_cross_file_rules_wait_for_clean_files),
 		cmocka_unit_test(test_manifest_keeps_earlier_diagnostics),
 		cmocka_unit_test(test_manifest_every_problem_of_a_file),
