@@ -82,7 +82,8 @@ class Yaml11Scalar:
 # ppn's loader classifies them. Only the forms ppn accepts are resolved to JSON types.
 YAML11_TYPES = [
     ('null', r'(?:~|null|Null|NULL)?'),
-    ('a boolean', r'(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)'),
+    ('a boolean', r'(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE'
+                  r'|on|On|ON|off|Off|OFF)'),
     ('an integer', r'(?:[-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+'
                    r'|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)'),
     ('a number', r'(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?'
@@ -607,6 +608,25 @@ class PlanSchemaTest(unittest.TestCase):
             with self.subTest(plan=path.name):
                 document = json.loads(path.read_text(encoding='utf-8'))
                 self.assertEqual(schema_errors('plan', document), [])
+
+    def test_valid_plans_keep_key_order_and_counts(self):
+        # What a schema cannot say, checked on the examples so that they show the contract.
+        plan = SCHEMAS['plan']
+        action_keys = plan['$defs']['action']['required']
+        change_keys = plan['$defs']['change']['required']
+        ops = plan['properties']['summary']['required'][:-1]
+        for path in sorted((PLAN_DATA / 'valid').glob('*.json')):
+            with self.subTest(plan=path.name):
+                document = json.loads(path.read_text(encoding='utf-8'))
+                self.assertEqual(list(document), plan['required'])
+                self.assertEqual(list(document['summary']), ops + ['total'])
+                for action in document['actions']:
+                    self.assertEqual(list(action), action_keys)
+                    for change in action['changes']:
+                        self.assertEqual(list(change), change_keys)
+                counts = {op: sum(a['op'] == op for a in document['actions']) for op in ops}
+                counts['total'] = len(document['actions'])
+                self.assertEqual(document['summary'], counts)
 
     def test_invalid_plans(self):
         files = sorted((PLAN_DATA / 'invalid').glob('*.json'))
