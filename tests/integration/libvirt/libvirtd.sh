@@ -10,6 +10,12 @@
 #        libvirtd.sh stop DIR    destroys the daemon's running domains, stops the daemon
 #        libvirtd.sh uri DIR     prints the URI again
 #
+# The daemon runs a QEMU hook (DIR/etc/hooks/qemu) that lets a test hold the start of a domain
+# between its definition and its start, to kill a client at exactly that point: write a part of
+# the domain's name as the first line of DIR/hold; the start then waits, with the domain's name
+# in DIR/held, until a second line of DIR/hold says "release" (the start goes on) or "fail"
+# (libvirt fails the start and the domain stays defined and shut off). It gives up after 120 s.
+#
 # Needs root. start exits 77 (skipped), saying why, when libvirtd, virsh or QEMU is missing.
 set -euo pipefail
 
@@ -41,6 +47,35 @@ ensure_qemu_user() {
 		useradd --system --no-create-home -g libvirt-qemu -s /usr/sbin/nologin libvirt-qemu
 }
 
+# libvirt looks for hooks when it starts, so the hook is always there; without DIR/hold it
+# returns at once.
+write_hook() {
+	local dir=$1
+
+	mkdir -p "$dir/etc/hooks"
+	cat >"$dir/etc/hooks/qemu" <<-EOF
+		#!/bin/sh
+		# libvirt calls this as: qemu DOMAIN OPERATION SUB-OPERATION, the domain XML on stdin.
+		cat >/dev/null
+		[ "\$2 \$3" = "prepare begin" ] && [ -f "$dir/hold" ] || exit 0
+		case \$1 in
+		*"\$(head -n 1 "$dir/hold")"*) ;;
+		*) exit 0 ;;
+		esac
+		echo "\$1" >"$dir/held"
+		for _ in \$(seq 1200); do
+			[ -f "$dir/hold" ] || break
+			case \$(sed -n 2p "$dir/hold") in
+			release) break ;;
+			fail) rm -f "$dir/held"; exit 1 ;;
+			esac
+			sleep 0.1
+		done
+		rm -f "$dir/held"
+	EOF
+	chmod 0755 "$dir/etc/hooks/qemu"
+}
+
 write_config() {
 	local dir=$1
 
@@ -56,6 +91,7 @@ write_config() {
 		security_driver = "none"
 		stdio_handler = "file"
 	EOF
+	write_hook "$dir"
 	cat >"$dir/etc/libvirtd.conf" <<-EOF
 		unix_sock_dir = "$dir/sock"
 		unix_sock_rw_perms = "0700"
