@@ -146,18 +146,29 @@ void ppn_key_to_base64(const struct ppn_key *key, char out[PPN_KEY_B64_LEN + 1])
 	EVP_EncodeBlock((unsigned char *)out, key->bytes, PPN_KEY_LEN);
 }
 
+/*
+ * Only the canonical base64 text of 32 bytes is a key: decoding and encoding again must give
+ * the same text back, which refuses an '=' inside the text and stray low bits in the last
+ * character, exactly as wg(8) does.
+ */
 int ppn_key_from_base64(struct ppn_key *out, const char *text)
 {
 	uint8_t decoded[PPN_KEY_LEN + 1]; /* EVP_DecodeBlock writes whole 3-byte groups */
+	char again[PPN_KEY_B64_LEN + 1];
+	struct ppn_key key;
 
-	if (strlen(text) != PPN_KEY_B64_LEN || text[PPN_KEY_B64_LEN - 1] != '=' ||
-	    text[PPN_KEY_B64_LEN - 2] == '=')
+	if (strlen(text) != PPN_KEY_B64_LEN)
 		return -EINVAL;
 	if (EVP_DecodeBlock(decoded, (const unsigned char *)text, PPN_KEY_B64_LEN) !=
 	    PPN_KEY_LEN + 1)
 		return -EINVAL;
 
-	memcpy(out->bytes, decoded, PPN_KEY_LEN);
+	memcpy(key.bytes, decoded, PPN_KEY_LEN);
+	ppn_key_to_base64(&key, again);
+	if (strcmp(again, text) != 0)
+		return -EINVAL;
+
+	*out = key;
 	return 0;
 }
 

@@ -34,6 +34,11 @@ static void test_model_key_refuses_malformed(void **unused)
 			 -EINVAL);
 	assert_int_equal(ppn_key_from_base64(&key, "Im2keTvARDkiQ5iKwaQKR0CT4Zk9debZTCDgKJNiG!c="),
 			 -EINVAL);
+	/* What wg(8) refuses too: stray bits in the last character, '=' inside the text. */
+	assert_int_equal(ppn_key_from_base64(&key, "Im2keTvARDkiQ5iKwaQKR0CT4Zk9debZTCDgKJNiGgB="),
+			 -EINVAL);
+	assert_int_equal(ppn_key_from_base64(&key, "Im2k=TvARDkiQ5iKwaQKR0CT4Zk9debZTCDgKJNiGgc="),
+			 -EINVAL);
 }
 
 static void test_model_prefix_parse(void **unused)
