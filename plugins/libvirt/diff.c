@@ -268,7 +268,8 @@ static void plan_images(struct ppn_lv_state *state, const struct ppn_lv_want *wa
 	for (size_t i = 0; i < n; i++)
 		if (wants[i].image)
 			images[count++] = wants[i].image;
-	qsort(images, count, sizeof(*images), image_cmp);
+	if (count > 0)
+		qsort(images, count, sizeof(*images), image_cmp);
 
 	for (size_t i = 0; i < count; i++) {
 		struct ppn_action *action;

@@ -187,6 +187,13 @@ static int string_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* qsort() and bsearch() take no NULL array, even an empty one. */
+static void sort(void *items, size_t count, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (count > 0)
+		qsort(items, count, size, cmp);
+}
+
 int ppn_lv_observe(struct ppn_lv_state *state)
 {
 	struct ppn_lv_observed observed = {0};
@@ -201,9 +208,9 @@ int ppn_lv_observe(struct ppn_lv_state *state)
 		return r;
 	}
 
-	qsort(observed.domains, observed.n_domains, sizeof(*observed.domains), domain_cmp);
-	qsort(observed.volumes, observed.n_volumes, sizeof(*observed.volumes), string_cmp);
-	qsort(observed.verified, observed.n_verified, sizeof(*observed.verified), string_cmp);
+	sort(observed.domains, observed.n_domains, sizeof(*observed.domains), domain_cmp);
+	sort(observed.volumes, observed.n_volumes, sizeof(*observed.volumes), string_cmp);
+	sort(observed.verified, observed.n_verified, sizeof(*observed.verified), string_cmp);
 	ppn_lv_observed_release(&state->observed);
 	state->observed = observed;
 	state->observed_ok = true;
@@ -215,11 +222,15 @@ const struct ppn_lv_domain *ppn_lv_observed_domain(const struct ppn_lv_observed 
 {
 	struct ppn_lv_domain key = {.meta.vm = (char *)vm};
 
+	if (observed->n_domains == 0)
+		return NULL;
 	return bsearch(&key, observed->domains, observed->n_domains, sizeof(key), domain_cmp);
 }
 
 static bool has_string(char *const *strings, size_t count, const char *name)
 {
+	if (count == 0)
+		return false;
 	return bsearch(&name, strings, count, sizeof(*strings), string_cmp) != NULL;
 }
 
