@@ -3,8 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,40 +11,167 @@
 #include "util.h"
 
 /*
- * YAML 1.1's implicit types, as the common YAML 1.1 readers resolve them. A plain scalar that
- * matches one of these is not a string to those readers, so the loader refuses it where a
- * string is expected rather than guessing what the user meant.
+ * YAML 1.1's implicit types, as the common YAML 1.1 readers resolve them. A plain scalar of one
+ * of these forms is not a string to those readers, so the loader refuses it where a string is
+ * expected rather than guessing what the user meant. The forms, as regular expressions over the
+ * whole text (every one of them is checked by hand below, because the loader asks this of every
+ * plain value and most values are names or addresses that no form can match):
+ *
+ *   null   ~ | null | Null | NULL | (empty)
+ *   bool   yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+ *   int    [-+]?0b[01_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+ *          | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+
+ *   float  [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? | \.[0-9_]+([eE][-+][0-9]+)?
+ *          | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+ *          | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
  */
-static const char *const type_patterns[] = {
-	[PPN_SCALAR_NULL] = "^(~|null|Null|NULL)?$",
-	[PPN_SCALAR_BOOL] = "^(yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|"
-			    "Off|OFF)$",
-	[PPN_SCALAR_INT] =
-		"^([-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|"
-		"[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$",
-	[PPN_SCALAR_FLOAT] = "^([-+]?[0-9][0-9_]*\\.[0-9_]*([eE][-+][0-9]+)?|"
-			     "\\.[0-9_]+([eE][-+][0-9]+)?|"
-			     "[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|"
-			     "[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$",
-};
 
-static regex_t type_regex[PPN_ARRAY_SIZE(type_patterns)];
-static pthread_once_t type_regex_once = PTHREAD_ONCE_INIT;
+#define DIGITS       "0123456789"
+#define DIGITS_UNDER DIGITS "_"
 
-static void compile_type_regex(void)
+static bool is_one_of(const char *text, const char *const *words, size_t n_words)
 {
-	for (size_t i = PPN_SCALAR_NULL; i < PPN_ARRAY_SIZE(type_patterns); i++)
-		if (regcomp(&type_regex[i], type_patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
-			abort(); /* the patterns are constants: this is a programming error */
+	for (size_t i = 0; i < n_words; i++)
+		if (strcmp(text, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/* True when all of text is made of the characters of set. */
+static bool all_of(const char *text, const char *set)
+{
+	return text[strspn(text, set)] == '\0';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_null(const char *text)
+{
+	static const char *const words[] = {"", "~", "null", "Null", "NULL"};
+
+	return is_one_of(text, words, PPN_ARRAY_SIZE(words));
+}
+
+static bool is_bool(const char *text)
+{
+	static const char *const words[] = {
+		"yes",   "Yes",   "YES",   "no", "No", "NO", "true", "True", "TRUE",
+		"false", "False", "FALSE", "on", "On", "ON", "off",  "Off",  "OFF",
+	};
+
+	return is_one_of(text, words, PPN_ARRAY_SIZE(words));
+}
+
+/*
+ * Skips "(:[0-5]?[0-9])+" and returns what follows, or NULL when no group starts at p. Taking
+ * two digits whenever they fit is safe: a group is followed by ':', '.' or the end, never by
+ * a digit.
+ */
+static const char *skip_sexagesimal(const char *p)
+{
+	const char *start = p;
+
+	while (p[0] == ':') {
+		if (p[1] >= '0' && p[1] <= '5' && is_digit(p[2]))
+			p += 3;
+		else if (is_digit(p[1]))
+			p += 2;
+		else
+			break;
+	}
+	return p == start ? NULL : p;
+}
+
+/* "([eE][-+][0-9]+)?" up to the end of the text. */
+static bool is_exponent_or_end(const char *p)
+{
+	if (p[0] == '\0')
+		return true;
+	if ((p[0] != 'e' && p[0] != 'E') || (p[1] != '-' && p[1] != '+'))
+		return false;
+	return is_digit(p[2]) && all_of(p + 2, DIGITS);
+}
+
+static const char *skip_sign(const char *text)
+{
+	return text[0] == '-' || text[0] == '+' ? text + 1 : text;
+}
+
+static bool is_int(const char *text)
+{
+	const char *p = skip_sign(text), *rest;
+
+	if (p[0] == '0') {
+		if (p[1] == '\0')
+			return true;
+		if (p[1] == 'b')
+			return p[2] != '\0' && all_of(p + 2, "01_");
+		if (p[1] == 'x')
+			return p[2] != '\0' && all_of(p + 2, DIGITS "abcdefABCDEF_");
+		return all_of(p + 1, "01234567_");
+	}
+	if (p[0] < '1' || p[0] > '9')
+		return false;
+
+	rest = p + 1 + strspn(p + 1, DIGITS_UNDER);
+	if (rest[0] == '\0')
+		return true;
+	rest = skip_sexagesimal(rest);
+	return rest && rest[0] == '\0';
+}
+
+/* The forms that start with a dot, after an optional sign. */
+static bool is_dot_float(const char *p, bool sign)
+{
+	static const char *const infinities[] = {"inf", "Inf", "INF"};
+	static const char *const nans[] = {"nan", "NaN", "NAN"};
+	size_t digits;
+
+	if (is_one_of(p + 1, infinities, PPN_ARRAY_SIZE(infinities)))
+		return true;
+	if (sign)
+		return false;
+	if (is_one_of(p + 1, nans, PPN_ARRAY_SIZE(nans)))
+		return true;
+	digits = strspn(p + 1, DIGITS_UNDER);
+	return digits > 0 && is_exponent_or_end(p + 1 + digits);
+}
+
+static bool is_float(const char *text)
+{
+	const char *p = skip_sign(text), *rest;
+
+	if (p[0] == '.')
+		return is_dot_float(p, p != text);
+	if (!is_digit(p[0]))
+		return false;
+
+	rest = p + 1 + strspn(p + 1, DIGITS_UNDER);
+	if (rest[0] == '.') {
+		rest++;
+		return is_exponent_or_end(rest + strspn(rest, DIGITS_UNDER));
+	}
+	rest = skip_sexagesimal(rest);
+	return rest && rest[0] == '.' && all_of(rest + 1, DIGITS_UNDER);
 }
 
 enum ppn_scalar_type ppn_scalar_resolve(const char *text)
 {
-	pthread_once(&type_regex_once, compile_type_regex);
+	/* Every form but the empty null starts with one of these. */
+	if (text[0] != '\0' && !strchr("~nNyYtTfFoO+-." DIGITS, text[0]))
+		return PPN_SCALAR_STRING;
 
-	for (size_t i = PPN_SCALAR_NULL; i < PPN_ARRAY_SIZE(type_patterns); i++)
-		if (regexec(&type_regex[i], text, 0, NULL, 0) == 0)
-			return (enum ppn_scalar_type)i;
+	if (is_null(text))
+		return PPN_SCALAR_NULL;
+	if (is_bool(text))
+		return PPN_SCALAR_BOOL;
+	if (is_int(text))
+		return PPN_SCALAR_INT;
+	if (is_float(text))
+		return PPN_SCALAR_FLOAT;
 	return PPN_SCALAR_STRING;
 }
 

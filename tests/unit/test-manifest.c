@@ -291,6 +291,39 @@ static void test_manifest_scalar_resolve(void **unused)
 		assert_int_equal(ppn_scalar_resolve(floats[i]), PPN_SCALAR_FLOAT);
 }
 
+/* The edges of each YAML 1.1 form, where a hand-written classifier could go wrong. */
+static void test_manifest_scalar_resolve_edges(void **unused)
+{
+	static const struct {
+		const char *text;
+		enum ppn_scalar_type type;
+	} cases[] = {
+		{"0b", PPN_SCALAR_STRING},    {"0b_", PPN_SCALAR_INT},
+		{"0b12", PPN_SCALAR_STRING},  {"0x", PPN_SCALAR_STRING},
+		{"-0x_F", PPN_SCALAR_INT},    {"0xg", PPN_SCALAR_STRING},
+		{"08", PPN_SCALAR_STRING},    {"0_7", PPN_SCALAR_INT},
+		{"-0", PPN_SCALAR_INT},       {"0:30", PPN_SCALAR_STRING},
+		{"1:60", PPN_SCALAR_STRING},  {"1:5:09", PPN_SCALAR_INT},
+		{"1:", PPN_SCALAR_STRING},    {"1:0005", PPN_SCALAR_STRING},
+		{"0:30.5", PPN_SCALAR_FLOAT}, {"1:5:3.", PPN_SCALAR_FLOAT},
+		{"1:5.x", PPN_SCALAR_STRING}, {"1.0e3", PPN_SCALAR_STRING},
+		{"1.0e+3", PPN_SCALAR_FLOAT}, {"1e+3", PPN_SCALAR_STRING},
+		{".5e-1", PPN_SCALAR_FLOAT},  {"._", PPN_SCALAR_FLOAT},
+		{".", PPN_SCALAR_STRING},     {"+.5", PPN_SCALAR_STRING},
+		{"+.INF", PPN_SCALAR_FLOAT},  {"-.nan", PPN_SCALAR_STRING},
+		{".iNF", PPN_SCALAR_STRING},  {"-", PPN_SCALAR_STRING},
+		{"~~", PPN_SCALAR_STRING},    {"nULL", PPN_SCALAR_STRING},
+		{"oN", PPN_SCALAR_STRING},    {"yes ", PPN_SCALAR_STRING},
+		{"1\n2", PPN_SCALAR_STRING},
+	};
+
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(cases); i++) {
+		if (ppn_scalar_resolve(cases[i].text) != cases[i].type)
+			fail_msg("'%s': expected type %d, got %d", cases[i].text, cases[i].type,
+				 ppn_scalar_resolve(cases[i].text));
+	}
+}
+
 static void test_manifest_scalar_bool(void **unused)
 {
 	bool value = false;
@@ -850,6 +883,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_manifest_scalar_resolve),
+		cmocka_unit_test(test_manifest_scalar_resolve_edges),
 		cmocka_unit_test(test_manifest_scalar_bool),
 		cmocka_unit_test(test_manifest_scalar_size),
 		cmocka_unit_test(test_manifest_scalar_duration),
