@@ -5,7 +5,7 @@
 #   1. `ppn-reconcile --once` creates the two VMs placed on the node: both run at once, each
 #      on its own qcow2 overlay over the one base image, and each guest's serial console shows
 #      the instance-id, host name and user-data of its NoCloud seed;
-#   2. a second pass changes nothing;
+#   2. a second pass changes nothing, and --dry-run then exits 0 (in sync);
 #   3. drift: a VM destroyed behind ppn's back is started again, same domain, same instance-id;
 #   4. a VM deleted from the repo loses its domain and its volumes, and nothing else goes: the
 #      other VM and a domain ppn did not create (with a volume in a pool of its own) survive;
@@ -235,7 +235,7 @@ make_fleet_repo() {
 # --- ppn-reconcile ---
 
 reconcile_args() {
-	echo --once --repo "$work/fleet.git" --node "$node" --interface "$ifname" \
+	echo --repo "$work/fleet.git" --node "$node" --interface "$ifname" \
 		--backend userspace --state-dir "$work/state" --plugin-dir "$plugin_dir"
 }
 
@@ -244,12 +244,25 @@ run_once() {
 
 	pass=$((pass + 1))
 	t0=$(now_ms)
+	pass_started=$t0
 	# shellcheck disable=SC2046
-	ip netns exec "$netns" "$reconcile" $(reconcile_args) >"$work/once-$pass.out" \
+	ip netns exec "$netns" "$reconcile" --once $(reconcile_args) >"$work/once-$pass.out" \
 		2>"$work/once-$pass.err" || status=$?
 	timing "pass $pass ($label)" $(($(now_ms) - t0))
 	[ $status -eq 0 ] || fail "ppn-reconcile --once ($label) exited $status, expected 0"
 	check_no_leftover_volumes "$label"
+}
+
+# The audit's contract: exit 0 when nothing would change.
+check_in_sync() {
+	local status=0
+
+	# shellcheck disable=SC2046
+	ip netns exec "$netns" "$reconcile" --dry-run $(reconcile_args) >"$work/dry-run.out" \
+		2>"$work/dry-run.err" || status=$?
+	[ $status -eq 0 ] && return 0
+	cat "$work/dry-run.out" "$work/dry-run.err" >&2
+	fail "after $1: --dry-run exited $status, expected 0 (in sync)"
 }
 
 # --- What libvirt and the guests show ---
@@ -334,13 +347,13 @@ serial_log_of() {
 }
 
 wait_ready() {
-	local domain=$1 log t0
+	local domain=$1 log
 
-	t0=$(now_ms)
 	log=$(serial_log_of "$domain")
 	for _ in $(seq $((boot_timeout * 10))); do
 		grep -aq 'PPN-READY' "$log" 2>/dev/null && {
-			timing "boot of '$domain' to PPN-READY (from the wait)" $(($(now_ms) - t0))
+			timing "'$domain' from the start of the pass to PPN-READY" \
+				$(($(now_ms) - pass_started))
 			return 0
 		}
 		sleep 0.1
@@ -430,8 +443,15 @@ start_foreign_domain() {
 	mkdir -p "$d/pool" "$d/seed"
 	virsh_ pool-define-as ppnv-e2e-foreign dir --target "$d/pool" >/dev/null
 	virsh_ pool-start ppnv-e2e-foreign >/dev/null
-	virsh_ vol-create-as ppnv-e2e-foreign ppnv-e2e-foreign.qcow2 1G --format qcow2 \
-		--backing-vol "$work/base.qcow2" --backing-vol-format qcow2 >/dev/null
+	cat >"$d/volume.xml" <<-EOF
+		<volume>
+		  <name>ppnv-e2e-foreign.qcow2</name>
+		  <capacity unit='GiB'>1</capacity>
+		  <target><format type='qcow2'/></target>
+		  <backingStore><path>$work/base.qcow2</path><format type='qcow2'/></backingStore>
+		</volume>
+	EOF
+	virsh_ vol-create ppnv-e2e-foreign "$d/volume.xml" >/dev/null
 	printf 'instance-id: ppnv-e2e-foreign-1\nlocal-hostname: ppnv-e2e-foreign\n' \
 		>"$d/seed/meta-data"
 	printf '#cloud-config\n' >"$d/seed/user-data"
@@ -511,7 +531,7 @@ timing "create two VMs and boot both to PPN-READY" $(($(now_ms) - t0))
 check_foreign_untouched "the first pass"
 echo "PASS: two VMs created and running at once on overlays of one base; first boot configured"
 
-# 2. In sync: a second pass touches nothing.
+# 2. In sync: a second pass touches nothing, and the audit agrees.
 for vm in $vms; do
 	domain=$(domain_of "$vm")
 	uuid_of[$vm]=$(virsh_ domuuid "$domain")
@@ -524,6 +544,7 @@ for vm in $vms; do
 		fail "VM '$vm': a pass in sync restarted or replaced its domain"
 done
 check_foreign_untouched "the pass in sync"
+check_in_sync "the pass in sync"
 echo "PASS: a second pass changed nothing"
 
 # 3. Drift: destroyed behind ppn's back, started again (the same domain, the same seed).
@@ -570,7 +591,7 @@ commit_and_push "add ppnv-e2e-charlie"
 echo ppnv-e2e-charlie >"$lv/hold"
 pass=$((pass + 1))
 # shellcheck disable=SC2046
-ip netns exec "$netns" "$reconcile" $(reconcile_args) >"$work/once-$pass.out" \
+ip netns exec "$netns" "$reconcile" --once $(reconcile_args) >"$work/once-$pass.out" \
 	2>"$work/once-$pass.err" &
 victim=$!
 for _ in $(seq 600); do
@@ -600,6 +621,7 @@ check_overlay ppnv-e2e-charlie >/dev/null
 check_first_boot ppnv-e2e-charlie >/dev/null
 timing "recover after the kill, to PPN-READY" $(($(now_ms) - t0))
 check_foreign_untouched "the pass after the kill"
+check_in_sync "the pass after the kill"
 echo "PASS: after a kill between define and start, one running domain and no leftover volume"
 
 timing "whole test" $(($(now_ms) - started))
