@@ -27,6 +27,7 @@ void ppn_wg_device_take_link(struct ppn_wg_device *into, struct ppn_wg_device *f
 	into->present = from->present;
 	into->mtu = from->mtu;
 	into->up = from->up;
+	into->forwarding = from->forwarding;
 	SWAP_MEMBER(into, from, addresses);
 	SWAP_MEMBER(into, from, n_addresses);
 	SWAP_MEMBER(into, from, cap_addresses);

@@ -128,6 +128,17 @@ static bool prefixes_equal(const struct ppn_prefix *a, size_t n_a, const struct 
 
 /* ---- Changes ---- */
 
+/* Gives the action the payload apply reads (see diff.h) and returns it to be filled in. */
+static struct ppn_wg_change *attach_change(struct ppn_action *action, unsigned fields)
+{
+	struct ppn_wg_change *change = ppn_xcalloc(1, sizeof(*change));
+
+	change->fields = fields;
+	action->payload = change;
+	action->payload_free = free;
+	return change;
+}
+
 /* Adds a change and frees both texts, which the plan copies. */
 static void add_change_take(struct ppn_action *action, const char *field, char *old_value,
 			    char *new_value)
@@ -137,38 +148,36 @@ static void add_change_take(struct ppn_action *action, const char *field, char *
 	free(new_value);
 }
 
-/*
- * Counts the fields of a peer that differ and, when action is not NULL, adds them to it. The
- * merge pass only counts, so that in-sync peers cost no allocation.
- */
-static size_t peer_changes(const struct ppn_wg_peer *desired, const struct ppn_wg_peer *observed,
-			   struct ppn_action *action)
+/* Only compares, so that the merge pass costs no allocation for peers in sync. */
+unsigned ppn_wg_peer_differences(const struct ppn_wg_peer *desired,
+				 const struct ppn_wg_peer *observed)
 {
-	size_t count = 0;
+	unsigned fields = 0;
 
-	if (!endpoints_equal(&desired->endpoint, &observed->endpoint)) {
-		count++;
-		if (action)
-			add_change_take(action, "endpoint", endpoint_text(&observed->endpoint),
-					endpoint_text(&desired->endpoint));
-	}
+	if (!endpoints_equal(&desired->endpoint, &observed->endpoint))
+		fields |= PPN_WG_FIELD_ENDPOINT;
 	if (!prefixes_equal(desired->allowed_ips, desired->n_allowed_ips, observed->allowed_ips,
-			    observed->n_allowed_ips)) {
-		count++;
-		if (action)
-			add_change_take(
-				action, "allowed-ips",
+			    observed->n_allowed_ips))
+		fields |= PPN_WG_FIELD_ALLOWED_IPS;
+	if (desired->keepalive_s != observed->keepalive_s)
+		fields |= PPN_WG_FIELD_KEEPALIVE;
+	return fields;
+}
+
+static void add_peer_changes(struct ppn_action *action, const struct ppn_wg_peer *desired,
+			     const struct ppn_wg_peer *observed, unsigned fields)
+{
+	if (fields & PPN_WG_FIELD_ENDPOINT)
+		add_change_take(action, "endpoint", endpoint_text(&observed->endpoint),
+				endpoint_text(&desired->endpoint));
+	if (fields & PPN_WG_FIELD_ALLOWED_IPS)
+		add_change_take(action, "allowed-ips",
 				prefixes_text(observed->allowed_ips, observed->n_allowed_ips),
 				prefixes_text(desired->allowed_ips, desired->n_allowed_ips));
-	}
-	if (desired->keepalive_s != observed->keepalive_s) {
-		count++;
-		if (action)
-			add_change_take(action, "persistent-keepalive",
-					keepalive_text(observed->keepalive_s),
-					keepalive_text(desired->keepalive_s));
-	}
-	return count;
+	if (fields & PPN_WG_FIELD_KEEPALIVE)
+		add_change_take(action, "persistent-keepalive",
+				keepalive_text(observed->keepalive_s),
+				keepalive_text(desired->keepalive_s));
 }
 
 static const char *peer_name(const struct ppn_wg_peer *peer, char key[PPN_KEY_B64_LEN + 1])
@@ -182,15 +191,21 @@ static void plan_peer_create(struct ppn_plan *plan, const struct ppn_wg_peer *pe
 	char key[PPN_KEY_B64_LEN + 1];
 	struct ppn_action *action =
 		ppn_plan_add(plan, PPN_OP_CREATE, KIND_PEER, peer_name(peer, key));
+	unsigned fields = PPN_WG_FIELD_ALLOWED_IPS;
 
 	ppn_action_add_change(action, "public-key", NULL, key);
-	if (peer->endpoint.host)
+	if (peer->endpoint.host) {
 		add_change_take(action, "endpoint", NULL, endpoint_text(&peer->endpoint));
+		fields |= PPN_WG_FIELD_ENDPOINT;
+	}
 	add_change_take(action, "allowed-ips", NULL,
 			prefixes_text(peer->allowed_ips, peer->n_allowed_ips));
-	if (peer->keepalive_s)
+	if (peer->keepalive_s) {
 		add_change_take(action, "persistent-keepalive", NULL,
 				keepalive_text(peer->keepalive_s));
+		fields |= PPN_WG_FIELD_KEEPALIVE;
+	}
+	attach_change(action, fields)->public_key = peer->public_key;
 }
 
 static void plan_peer_update(struct ppn_plan *plan, const struct ppn_wg_peer *desired,
@@ -199,8 +214,10 @@ static void plan_peer_update(struct ppn_plan *plan, const struct ppn_wg_peer *de
 	char key[PPN_KEY_B64_LEN + 1];
 	struct ppn_action *action =
 		ppn_plan_add(plan, PPN_OP_UPDATE, KIND_PEER, peer_name(desired, key));
+	unsigned fields = ppn_wg_peer_differences(desired, observed);
 
-	peer_changes(desired, observed, action);
+	add_peer_changes(action, desired, observed, fields);
+	attach_change(action, fields)->public_key = desired->public_key;
 }
 
 /* A peer only observed is always named by its key: the device knows no manifest names. */
@@ -215,6 +232,7 @@ static void plan_peer_delete(struct ppn_plan *plan, const struct ppn_wg_peer *pe
 	ppn_action_add_change(action, "public-key", key, NULL);
 	add_change_take(action, "allowed-ips",
 			prefixes_text(peer->allowed_ips, peer->n_allowed_ips), NULL);
+	attach_change(action, 0)->public_key = peer->public_key;
 }
 
 /* ---- Interface ---- */
@@ -223,11 +241,19 @@ static void plan_interface_create(struct ppn_plan *plan, const struct ppn_wg_dev
 {
 	struct ppn_action *action =
 		ppn_plan_add(plan, PPN_OP_CREATE, KIND_INTERFACE, desired->ifname);
+	unsigned fields = PPN_WG_FIELD_LISTEN_PORT | PPN_WG_FIELD_MTU | PPN_WG_FIELD_UP;
 
-	if (desired->has_public_key)
+	if (desired->has_public_key) {
 		add_change_take(action, "public-key", NULL, key_text(&desired->public_key));
+		fields |= PPN_WG_FIELD_PUBLIC_KEY;
+	}
 	add_change_take(action, "listen-port", NULL, uint_text(desired->listen_port));
 	add_change_take(action, "mtu", NULL, uint_text(desired->mtu));
+	if (desired->forwarding) {
+		ppn_action_add_change(action, "forwarding", NULL, "on");
+		fields |= PPN_WG_FIELD_FORWARDING;
+	}
+	attach_change(action, fields);
 }
 
 /* A device without a key yet (observed before its first configuration) differs from any. */
@@ -239,34 +265,53 @@ static bool key_differs(const struct ppn_wg_device *desired, const struct ppn_wg
 	       ppn_key_cmp(&desired->public_key, &observed->public_key) != 0;
 }
 
-static bool interface_differs(const struct ppn_wg_device *desired,
-			      const struct ppn_wg_device *observed)
+/*
+ * Forwarding is turned on for a relay and otherwise left alone: the host may forward on this
+ * interface for reasons of its own (VMs it routes for), which are not ppn's to undo.
+ */
+static unsigned interface_differences(const struct ppn_wg_device *desired,
+				      const struct ppn_wg_device *observed)
 {
-	return key_differs(desired, observed) || desired->listen_port != observed->listen_port ||
-	       desired->mtu != observed->mtu || desired->up != observed->up;
+	unsigned fields = 0;
+
+	if (key_differs(desired, observed))
+		fields |= PPN_WG_FIELD_PUBLIC_KEY;
+	if (desired->listen_port != observed->listen_port)
+		fields |= PPN_WG_FIELD_LISTEN_PORT;
+	if (desired->mtu != observed->mtu)
+		fields |= PPN_WG_FIELD_MTU;
+	if (desired->up != observed->up)
+		fields |= PPN_WG_FIELD_UP;
+	if (desired->forwarding && !observed->forwarding)
+		fields |= PPN_WG_FIELD_FORWARDING;
+	return fields;
 }
 
 static void plan_interface_update(struct ppn_plan *plan, const struct ppn_wg_device *desired,
 				  const struct ppn_wg_device *observed)
 {
+	unsigned fields = interface_differences(desired, observed);
 	struct ppn_action *action;
 
-	if (!interface_differs(desired, observed))
+	if (fields == 0)
 		return;
 
 	action = ppn_plan_add(plan, PPN_OP_UPDATE, KIND_INTERFACE, desired->ifname);
-	if (key_differs(desired, observed))
+	if (fields & PPN_WG_FIELD_PUBLIC_KEY)
 		add_change_take(action, "public-key",
 				observed->has_public_key ? key_text(&observed->public_key) : NULL,
 				key_text(&desired->public_key));
-	if (desired->listen_port != observed->listen_port)
+	if (fields & PPN_WG_FIELD_LISTEN_PORT)
 		add_change_take(action, "listen-port", uint_text(observed->listen_port),
 				uint_text(desired->listen_port));
-	if (desired->mtu != observed->mtu)
+	if (fields & PPN_WG_FIELD_MTU)
 		add_change_take(action, "mtu", uint_text(observed->mtu), uint_text(desired->mtu));
-	if (desired->up != observed->up)
+	if (fields & PPN_WG_FIELD_UP)
 		ppn_action_add_change(action, "up", observed->up ? "up" : "down",
 				      desired->up ? "up" : "down");
+	if (fields & PPN_WG_FIELD_FORWARDING)
+		ppn_action_add_change(action, "forwarding", "off", "on");
+	attach_change(action, fields);
 }
 
 /* ---- Peers ---- */
@@ -337,7 +382,7 @@ static void merge_peers(struct peer_work *work, const struct ppn_wg_peer *desire
 		} else if (cmp < 0) {
 			work_pending(work, &desired[d++], NULL);
 		} else {
-			if (peer_changes(&desired[d], &observed[o], NULL) > 0)
+			if (ppn_wg_peer_differences(&desired[d], &observed[o]) != 0)
 				work_pending(work, &desired[d], &observed[o]);
 			d++;
 			o++;
@@ -381,6 +426,7 @@ static void plan_prefixes(struct ppn_plan *plan, const char *kind, const struct 
 
 	while (d < n_desired || o < n_observed) {
 		char text[PPN_PREFIX_STRLEN];
+		struct ppn_action *action;
 		int cmp;
 
 		if (d == n_desired)
@@ -394,11 +440,13 @@ static void plan_prefixes(struct ppn_plan *plan, const char *kind, const struct 
 			d++;
 			o++;
 		} else if (cmp < 0) {
-			ppn_prefix_to_string(&desired[d++], false, text);
-			ppn_plan_add(plan, PPN_OP_CREATE, kind, text);
+			ppn_prefix_to_string(&desired[d], false, text);
+			action = ppn_plan_add(plan, PPN_OP_CREATE, kind, text);
+			attach_change(action, 0)->prefix = desired[d++];
 		} else {
-			ppn_prefix_to_string(&observed[o++], false, text);
-			ppn_plan_add(plan, PPN_OP_DELETE, kind, text);
+			ppn_prefix_to_string(&observed[o], false, text);
+			action = ppn_plan_add(plan, PPN_OP_DELETE, kind, text);
+			attach_change(action, 0)->prefix = observed[o++];
 		}
 	}
 }

@@ -120,3 +120,37 @@ int ppn_wg_endpoint_resolve(const struct ppn_endpoint *endpoint, char **host, co
 {
 	return lookup_host(endpoint->host, 0, host, reason);
 }
+
+int ppn_wg_endpoint_sockaddr(const struct ppn_endpoint *endpoint, struct sockaddr_storage *out,
+			     socklen_t *len)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_DGRAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+	};
+	_cleanup_free_ char *bare = NULL;
+	const char *host = endpoint->host;
+	struct addrinfo *found = NULL;
+	char port[8];
+	int r;
+
+	if (!host)
+		return -EINVAL;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']')
+		host = bare = ppn_xstrndup(host + 1, strlen(host) - 2);
+	snprintf(port, sizeof(port), "%u", endpoint->port);
+	if (getaddrinfo(host, port, &hints, &found) != 0)
+		return -EINVAL;
+
+	r = -EINVAL;
+	if (found->ai_addrlen <= sizeof(*out) &&
+	    (found->ai_family == AF_INET || found->ai_family == AF_INET6)) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, found->ai_addr, found->ai_addrlen);
+		*len = found->ai_addrlen;
+		r = 0;
+	}
+	freeaddrinfo(found);
+	return r;
+}

@@ -2,7 +2,7 @@
 /*
  * The kernel backend: the generic netlink family "wireguard". WG_CMD_GET_DEVICE is a dump, and
  * a device with many peers or allowed-ips comes back in several messages; a peer can be split
- * between two of them, its key repeated at the start of the next.
+ * between two of them, its key repeated at the start of the next. Setting is in genlset.c.
  */
 #include "backend.h"
 
@@ -231,7 +231,7 @@ static int receive_and_wipe(struct nl_sock *sock, struct sockaddr_nl *from, unsi
 	return n;
 }
 
-static int open_genl(const char *ifname, struct nl_sock **out, int *family)
+int ppn_wg_genl_open(const char *ifname, struct nl_sock **out, int *family)
 {
 	struct nl_sock *sock = nl_socket_alloc();
 	int r;
@@ -327,7 +327,7 @@ static int kernel_get_device(const char *ifname, struct ppn_wg_device *into)
 {
 	struct ppn_wg_device *device = NULL;
 	struct nl_sock *sock = NULL;
-	int family = -1, r = open_genl(ifname, &sock, &family);
+	int family = -1, r = ppn_wg_genl_open(ifname, &sock, &family);
 
 	for (int attempt = 0; r == 0 && attempt < DUMP_ATTEMPTS; attempt++) {
 		r = dump_device(sock, family, ifname, &device);
@@ -361,9 +361,23 @@ static int kernel_probe(const char *ifname)
 	return strcmp(kind, "wireguard") == 0;
 }
 
+/* A kernel without WireGuard does not know the link kind: that is -EOPNOTSUPP, for the caller
+ * to fall back on wireguard-go. */
+static int kernel_create(const char *ifname)
+{
+	int r = ppn_wg_link_create(ifname, "wireguard");
+
+	if (r < 0 && r != -EOPNOTSUPP)
+		ppn_err("wireguard/interface '%s': cannot create the link: %s", ifname,
+			strerror(-r));
+	return r;
+}
+
 const struct ppn_wg_backend ppn_wg_backend_kernel = {
 	.name = "kernel",
 	.description = "the kernel (generic netlink)",
 	.probe = kernel_probe,
 	.get_device = kernel_get_device,
+	.create = kernel_create,
+	.set_device = ppn_wg_genl_set_device,
 };

@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The WireGuard plugin's table. It observes one interface through whichever backend serves it
- * and plans the changes that would make it match the compiled mesh. It does not change the
- * device yet: apply is not there.
+ * The WireGuard plugin's table. It observes one interface through whichever backend serves it,
+ * plans the changes that would make it match the compiled mesh, and applies them (apply.c).
+ *
+ * Plan keeps, in the state, the desired device it compared (endpoints resolved, the node's own
+ * public key), and apply works from that copy and the observed device: the actions' payloads
+ * only say which resource and which fields, so what is applied is exactly what was planned.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "backend.h"
 #include "diff.h"
+#include "keys.h"
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
 
 struct wg_state {
 	char *ifname; /* set by the options; NULL to follow the desired device */
+	char *node;
+	char *state_dir; /* where the node's key is; NULL when none was given */
 	const struct ppn_wg_backend *forced;
 	struct ppn_wg_device *observed;       /* NULL until an observe succeeded */
 	const struct ppn_wg_backend *backend; /* the one that read it; NULL when absent */
+	struct ppn_wg_device *planned;        /* the desired device of the last plan */
 };
 
 static int wg_open(const struct ppn_plugin_options *options, void **out)
@@ -36,6 +43,8 @@ static int wg_open(const struct ppn_plugin_options *options, void **out)
 
 	state = ppn_xcalloc(1, sizeof(*state));
 	state->ifname = options->ifname ? ppn_xstrdup(options->ifname) : NULL;
+	state->node = options->node ? ppn_xstrdup(options->node) : NULL;
+	state->state_dir = options->state_dir ? ppn_xstrdup(options->state_dir) : NULL;
 	state->forced = forced;
 	*out = state;
 	return 0;
@@ -48,7 +57,10 @@ static void wg_close(void *opaque)
 	if (!state)
 		return;
 	ppn_wg_device_free(state->observed);
+	ppn_wg_device_free(state->planned);
 	free(state->ifname);
+	free(state->node);
+	free(state->state_dir);
 	free(state);
 }
 
@@ -148,6 +160,53 @@ static void add_backend_note(const struct wg_state *state, struct ppn_plan *plan
 				  state->backend->description);
 }
 
+static void note_key_mismatch(const struct wg_state *state, const struct ppn_key *local,
+			      const struct ppn_key *manifest, struct ppn_plan *plan)
+{
+	char local_text[PPN_KEY_B64_LEN + 1], manifest_text[PPN_KEY_B64_LEN + 1];
+
+	ppn_key_to_base64(local, local_text);
+	ppn_key_to_base64(manifest, manifest_text);
+	ppn_plan_add_note(plan,
+			  "the node's key '%s' differs from peers/%s.yaml ('%s'): other nodes will "
+			  "not accept it until the manifest is updated",
+			  local_text, state->node ? state->node : "?", manifest_text);
+}
+
+/*
+ * The interface must present the key this node holds, whatever its manifest says (a key
+ * rotated before the manifest caught up): a plan with the manifest's key would ask for a key
+ * the device can never get. The private key is held only to derive its public half. Without
+ * a key file (a dry run on a node that never started), the manifest's key is compared.
+ */
+static int use_local_key(const struct wg_state *state, struct ppn_wg_device *desired,
+			 struct ppn_plan *plan)
+{
+	struct ppn_secret_key secret;
+	struct ppn_key local;
+	int r;
+
+	if (!state->state_dir)
+		return 0;
+	r = ppn_keys_load(state->state_dir, &secret);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = ppn_keys_public(&secret, &local);
+	ppn_secret_key_wipe(&secret);
+	if (r < 0) {
+		ppn_err("wireguard/interface '%s': cannot read the node's key in '%s': %s",
+			desired->ifname, state->state_dir, strerror(-r));
+		return r;
+	}
+
+	if (desired->has_public_key && ppn_key_cmp(&local, &desired->public_key) != 0)
+		note_key_mismatch(state, &local, &desired->public_key, plan);
+	desired->public_key = local;
+	desired->has_public_key = true;
+	return 0;
+}
+
 static int wg_plan(void *opaque, const struct ppn_desired *desired, struct ppn_plan *plan)
 {
 	struct wg_state *state = opaque;
@@ -165,9 +224,45 @@ static int wg_plan(void *opaque, const struct ppn_desired *desired, struct ppn_p
 		return 0;
 
 	resolved = copy_resolved(desired->wireguard);
-	r = ppn_wg_diff(resolved, state->observed, plan);
-	ppn_wg_device_free(resolved);
-	return r;
+	r = use_local_key(state, resolved, plan);
+	if (r == 0)
+		r = ppn_wg_diff(resolved, state->observed, plan);
+	if (r < 0) {
+		ppn_wg_device_free(resolved);
+		return r;
+	}
+	ppn_wg_device_free(state->planned);
+	state->planned = resolved;
+	return 0;
+}
+
+/*
+ * desired is the same the plan was made from; the copy kept at plan time is used instead,
+ * since its endpoints were resolved then and the actions were made from exactly it.
+ */
+static int wg_apply(void *opaque, const struct ppn_desired *desired,
+		    struct ppn_action *const *actions, size_t count, int *results)
+{
+	struct wg_state *state = opaque;
+	struct ppn_wg_apply_context context;
+
+	if (!state->planned || !state->observed) {
+		ppn_err("wireguard/interface '%s': cannot apply: nothing was planned",
+			interface_name(state, desired));
+		for (size_t i = 0; i < count; i++)
+			results[i] = -EINVAL;
+		return count ? -EINVAL : 0;
+	}
+
+	context = (struct ppn_wg_apply_context){
+		.ifname = state->observed->ifname,
+		.state_dir = state->state_dir,
+		.forced = state->forced,
+		.backend = state->backend,
+		.desired = state->planned,
+		.observed = state->observed,
+	};
+	return ppn_wg_apply(&context, actions, count, results);
 }
 
 const struct ppn_wg_device *ppn_wg_plugin_observed(const void *opaque)
@@ -189,6 +284,6 @@ const struct ppn_plugin ppn_plugin = {
 	.close = wg_close,
 	.observe = wg_observe,
 	.plan = wg_plan,
-	.apply = NULL, /* TODO: apply the plan's actions; comes with the device-writing backends */
+	.apply = wg_apply,
 	.facts = NULL,
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The link side of an interface, the same for both backends: it exists or not, its MTU, whether
- * it is up, its addresses and the routes that lead into it, read through rtnetlink.
+ * it is up, its addresses and the routes that lead into it, read through rtnetlink, and whether
+ * it forwards, read from /proc/sys.
  */
 #include "backend.h"
 
@@ -165,6 +166,31 @@ static int read_routes(struct nl_sock *sock, int ifindex, struct ppn_wg_device *
 	return 0;
 }
 
+static bool has_ipv6_address(const struct ppn_wg_device *device)
+{
+	for (size_t i = 0; i < device->n_addresses; i++)
+		if (device->addresses[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
+/*
+ * Forwarding counts as on when IPv4 forwards and, if the link has an IPv6 address, IPv6 too:
+ * the same families apply sets. A setting that cannot be read counts as off, so that apply
+ * sets it, and says why.
+ */
+static void read_forwarding(struct ppn_wg_device *device)
+{
+	int r = ppn_wg_sysctl_forwarding(device->ifname, has_ipv6_address(device),
+					 &device->forwarding);
+
+	if (r < 0) {
+		ppn_debug("wireguard/interface '%s': cannot read its forwarding setting: %s",
+			  device->ifname, strerror(-r));
+		device->forwarding = false;
+	}
+}
+
 int ppn_wg_rtnl_read_link(const char *ifname, struct ppn_wg_device *into)
 {
 	_cleanup_(socket_freep) struct nl_sock *sock = NULL;
@@ -182,6 +208,7 @@ int ppn_wg_rtnl_read_link(const char *ifname, struct ppn_wg_device *into)
 	if (r == 0)
 		r = read_routes(sock, rtnl_link_get_ifindex(link), scratch);
 	if (r == 0) {
+		read_forwarding(scratch);
 		scratch->present = true;
 		scratch->mtu = rtnl_link_get_mtu(link);
 		scratch->up = (rtnl_link_get_flags(link) & IFF_UP) != 0;

@@ -2,7 +2,8 @@
 /*
  * The userspace backend: wireguard-go's UAPI, a line protocol of key=value pairs on a unix
  * socket. A "get=1" request is answered with the device's keys, then one block per peer that
- * starts with its public_key, then "errno=N" and an empty line. Keys are hex.
+ * starts with its public_key, then "errno=N" and an empty line. Keys are hex. Setting is in
+ * uapiset.c, starting wireguard-go in launch.c.
  */
 #include "backend.h"
 
@@ -299,7 +300,7 @@ int ppn_wg_uapi_parse(FILE *reply, struct ppn_wg_device *into)
 	return r;
 }
 
-static int connect_socket(const char *path)
+int ppn_wg_uapi_connect(const char *path)
 {
 	struct sockaddr_un address = {.sun_family = AF_UNIX};
 	struct timeval timeout = {.tv_sec = UAPI_TIMEOUT_S};
@@ -355,7 +356,7 @@ static int read_reply(int fd, struct ppn_wg_device *into)
 
 int ppn_wg_uapi_get_device_at(const char *path, struct ppn_wg_device *into)
 {
-	int fd = connect_socket(path);
+	int fd = ppn_wg_uapi_connect(path);
 	int r;
 
 	if (fd < 0) {
@@ -375,7 +376,7 @@ int ppn_wg_uapi_get_device_at(const char *path, struct ppn_wg_device *into)
 	return read_reply(fd, into);
 }
 
-static char *socket_path(const char *ifname)
+char *ppn_wg_uapi_socket_path(const char *ifname)
 {
 	return ppn_xasprintf("%s/%s.sock", PPN_WG_UAPI_DIR, ifname);
 }
@@ -383,7 +384,7 @@ static char *socket_path(const char *ifname)
 /* As wg(8) decides: a socket file under the UAPI directory means wireguard-go serves it. */
 static int userspace_probe(const char *ifname)
 {
-	_cleanup_free_ char *path = socket_path(ifname);
+	_cleanup_free_ char *path = ppn_wg_uapi_socket_path(ifname);
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
@@ -400,7 +401,7 @@ static int userspace_probe(const char *ifname)
 
 static int userspace_get_device(const char *ifname, struct ppn_wg_device *into)
 {
-	_cleanup_free_ char *path = socket_path(ifname);
+	_cleanup_free_ char *path = ppn_wg_uapi_socket_path(ifname);
 	int r = ppn_wg_uapi_get_device_at(path, into);
 
 	if (r == -ENODEV)
@@ -413,4 +414,6 @@ const struct ppn_wg_backend ppn_wg_backend_userspace = {
 	.description = "wireguard-go (userspace API)",
 	.probe = userspace_probe,
 	.get_device = userspace_get_device,
+	.create = ppn_wg_userspace_start,
+	.set_device = ppn_wg_uapi_set_device,
 };

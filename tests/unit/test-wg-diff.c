@@ -328,6 +328,114 @@ static void test_wg_diff_addresses_and_routes(void **unused)
 	ppn_wg_device_free(observed);
 }
 
+/* A relay's interface is made to forward; an interface that forwards without being asked to is
+ * left alone. */
+static void test_wg_diff_forwarding(void **unused)
+{
+	struct ppn_wg_device *desired = device_new(true);
+	struct ppn_wg_device *observed = device_new(true);
+	struct ppn_wg_device *absent = device_new(false);
+	_cleanup_free_ char *expected = NULL, *self = key_text(0);
+
+	desired->forwarding = true;
+	assert_actions(desired, observed,
+		       "~ wireguard/interface 'ppn0'\n"
+		       "    forwarding: off -> on\n"
+		       "\n"
+		       "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 0 to start.\n");
+
+	observed->forwarding = true;
+	assert_actions(desired, observed,
+		       "No changes. Node 'macbook-air' matches commit 0123456789ab.\n");
+	desired->forwarding = false;
+	assert_actions(desired, observed,
+		       "No changes. Node 'macbook-air' matches commit 0123456789ab.\n");
+
+	desired->forwarding = true;
+	expected = ppn_xasprintf("+ wireguard/interface 'ppn0'\n"
+				 "    public-key: %s\n"
+				 "    listen-port: 51820\n"
+				 "    mtu: 1420\n"
+				 "    forwarding: on\n"
+				 "+ wireguard/address '10.77.0.1/32'\n"
+				 "\n"
+				 "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 0 to "
+				 "start.\n",
+				 self);
+	assert_actions(desired, absent, expected);
+	ppn_wg_device_free(desired);
+	ppn_wg_device_free(observed);
+	ppn_wg_device_free(absent);
+}
+
+static const struct ppn_wg_change *payload(const struct ppn_plan *plan, size_t i)
+{
+	assert_true(i < plan->n_actions);
+	assert_non_null(plan->actions[i].payload);
+	assert_true(plan->actions[i].payload_free == free);
+	return plan->actions[i].payload;
+}
+
+/* Every action carries what apply needs: the peer's key or the prefix, and the fields to set. */
+static void test_wg_diff_payloads(void **unused)
+{
+	struct ppn_wg_device *desired = device_new(true);
+	struct ppn_wg_device *observed = device_new(true);
+	struct ppn_key key1 = test_key(1), key2 = test_key(2), key3 = test_key(3);
+	struct ppn_key key7 = test_key(7);
+	struct ppn_prefix stale = prefix("10.99.0.1/32");
+	struct ppn_plan plan;
+
+	add_both(desired, observed, 1, "relay", "203.0.113.10", 25, "10.77.0.1/32");
+	observed_peer(observed, 1)->keepalive_s = 0;
+	add_peer(desired, 2, "nat", NULL, 0, 25, "10.77.0.2/32");
+	add_peer(observed, 2, NULL, "198.51.100.9", 40000, 25, "10.77.0.2/32, 10.77.0.9/32");
+	add_peer(desired, 3, "new", NULL, 0, 0, "10.77.0.3/32");
+	add_peer(observed, 7, NULL, NULL, 0, 0, "10.77.0.7/32");
+	ppn_wg_device_add_address(observed, &stale);
+	observed->mtu = 1280;
+	observed->n_routes = 0;
+	for (size_t i = 0; i < desired->n_routes; i++)
+		ppn_wg_device_add_route(observed, &desired->routes[i]);
+	ppn_wg_device_normalize(desired);
+	ppn_wg_device_normalize(observed);
+
+	ppn_plan_init(&plan);
+	assert_int_equal(ppn_wg_diff(desired, observed, &plan), 0);
+	assert_int_equal(plan.n_actions, 6);
+	assert_int_equal(payload(&plan, 0)->fields, PPN_WG_FIELD_MTU);
+	/* Creates and updates by name: nat, new, relay. The peer behind NAT changes its
+	 * allowed-ips only: the endpoint it was learned from stays. */
+	assert_memory_equal(payload(&plan, 1)->public_key.bytes, key2.bytes, PPN_KEY_LEN);
+	assert_int_equal(payload(&plan, 1)->fields, PPN_WG_FIELD_ALLOWED_IPS);
+	assert_memory_equal(payload(&plan, 2)->public_key.bytes, key3.bytes, PPN_KEY_LEN);
+	assert_int_equal(payload(&plan, 2)->fields, PPN_WG_FIELD_ALLOWED_IPS);
+	assert_memory_equal(payload(&plan, 3)->public_key.bytes, key1.bytes, PPN_KEY_LEN);
+	assert_int_equal(payload(&plan, 3)->fields, PPN_WG_FIELD_KEEPALIVE);
+	assert_memory_equal(payload(&plan, 4)->public_key.bytes, key7.bytes, PPN_KEY_LEN);
+	assert_int_equal(plan.actions[4].op, PPN_OP_DELETE);
+	assert_int_equal(payload(&plan, 4)->fields, 0);
+	assert_int_equal(plan.actions[5].op, PPN_OP_DELETE);
+	assert_string_equal(plan.actions[5].kind, "wireguard/address");
+	assert_int_equal(ppn_prefix_cmp(&payload(&plan, 5)->prefix, &stale), 0);
+	ppn_plan_release(&plan);
+
+	/* A create sets everything the peer has. */
+	ppn_wg_device_free(observed);
+	observed = device_new(false);
+	ppn_plan_init(&plan);
+	assert_int_equal(ppn_wg_diff(desired, observed, &plan), 0);
+	assert_int_equal(payload(&plan, 0)->fields, PPN_WG_FIELD_PUBLIC_KEY |
+							    PPN_WG_FIELD_LISTEN_PORT |
+							    PPN_WG_FIELD_MTU | PPN_WG_FIELD_UP);
+	assert_string_equal(plan.actions[3].name, "relay");
+	assert_int_equal(payload(&plan, 3)->fields,
+			 PPN_WG_FIELD_ENDPOINT | PPN_WG_FIELD_ALLOWED_IPS | PPN_WG_FIELD_KEEPALIVE);
+	ppn_plan_release(&plan);
+	ppn_wg_device_free(desired);
+	ppn_wg_device_free(observed);
+}
+
 static void add_many(struct ppn_wg_device *desired, struct ppn_wg_device *observed, unsigned n)
 {
 	for (unsigned i = 1; i <= n; i++) {
@@ -376,6 +484,8 @@ int main(void)
 		cmocka_unit_test(test_wg_diff_peers_added_changed_stale),
 		cmocka_unit_test(test_wg_diff_nat_endpoint),
 		cmocka_unit_test(test_wg_diff_addresses_and_routes),
+		cmocka_unit_test(test_wg_diff_forwarding),
+		cmocka_unit_test(test_wg_diff_payloads),
 		cmocka_unit_test(test_wg_diff_ten_thousand_in_sync),
 	};
 
