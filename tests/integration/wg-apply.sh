@@ -338,3 +338,26 @@ printf 'get=1\nget=1\n' | diff -u - "$work/requests4" ||
 	fail "pass 4: a pass in sync sent more than two observations"
 [ "$(uapi_lines)" -eq "$before" ] || fail "pass 4: wireguard-go logged a UAPI change"
 echo "PASS: a pass in sync sent no set request (proxy saw: $(tr '\n' ' ' <"$work/requests4"))"
+
+# --- 4. The node's own key against its manifest ---
+# The plan is made with the key the node holds; a manifest that says otherwise gets a note.
+other_pub=$(wg genkey | wg pubkey)
+write_peer alpha "$other_pub" 10.98.0.1 $'endpoint: 10.204.0.1:51820\nrelay: true\n'
+run_driver "$work/pass5" -n || fail "pass 5: the local key was not planned with: $(cat "$work/pass5")"
+grep -q -x "the node's key '$alpha_pub' differs from peers/alpha.yaml ('$other_pub'): other\
+ nodes will not accept it until the manifest is updated" "$work/pass5" ||
+	fail "pass 5: no note of the key mismatch: $(cat "$work/pass5")"
+
+# Without a key file the manifest's key is compared, and apply cannot put it in place.
+mkdir "$work/no-key"
+status=0
+in_ns1 "$driver" "$fleet" alpha "$work/no-key" $if1 >"$work/pass6" 2>"$work/pass6.err" ||
+	status=$?
+[ $status -eq 1 ] || fail "pass 6: exit $status without a key"
+grep -q -x "    public-key: $alpha_pub -> $other_pub" "$work/pass6" || fail "pass 6: $(cat "$work/pass6")"
+grep -q -x 'apply: 1 actions, 1 failed' "$work/pass6" || fail "pass 6: $(cat "$work/pass6")"
+grep -q "wireguard/interface '$if1': cannot set the private key: no key in\
+ '$work/no-key/wireguard.key'; run 'ppn keygen' to make one" "$work/pass6.err" ||
+	fail "pass 6: no clear error: $(cat "$work/pass6.err")"
+[ "$(in_ns1 wg show $if1 public-key)" = "$alpha_pub" ] || fail "pass 6: the key changed"
+echo "PASS: the node's own key is planned with, and a missing key file is a clear error"
