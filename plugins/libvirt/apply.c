@@ -23,6 +23,7 @@ struct batch {
 	size_t n_wants;
 	virStoragePoolPtr pool;
 	int pool_error;
+	bool console_dir_made;
 	struct ppn_facts facts;
 };
 
@@ -295,7 +296,9 @@ static int job_paths(struct vm_job *job, struct job_paths *paths)
 	if (!paths->seed)
 		return -ENOENT;
 	paths->console = ppn_xasprintf("%s/%s.log", state->console_dir, job->want->domain);
-	return ppn_lv_mkdir(state, state->console_dir);
+	if (!job->batch->console_dir_made && ppn_lv_mkdir(state, state->console_dir) == 0)
+		job->batch->console_dir_made = true;
+	return job->batch->console_dir_made ? 0 : -EIO;
 }
 
 static void job_paths_release(struct job_paths *paths)

@@ -6,6 +6,7 @@
  * file names, which is how guest kernels and cloud-init read them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,8 +20,8 @@
 #include "lv.h"
 #include "util.h"
 
-#define SEED_VOLUME_ID "cidata"
-#define READ_CHUNK     (32 * 1024)
+#define SEED_VOLUME_ID   "cidata"
+#define SEED_FIFO_BLOCKS 48
 
 static pthread_once_t isofs_once = PTHREAD_ONCE_INIT;
 static int isofs_status;
@@ -94,9 +95,11 @@ static int drain(struct burn_source *source, uint8_t **data, size_t *size, char 
 	}
 	buffer = ppn_xmalloc((size_t)total);
 	while (used < (size_t)total) {
-		size_t want = (size_t)total - used < READ_CHUNK ? (size_t)total - used : READ_CHUNK;
+		/* All that is left at once: each wait for the writer thread is a trip through
+		 * the scheduler. */
+		size_t want = (size_t)total - used;
 
-		n = source->read_xt(source, buffer + used, (int)want);
+		n = source->read_xt(source, buffer + used, want > INT_MAX ? INT_MAX : (int)want);
 		if (n <= 0)
 			break;
 		used += (size_t)n;
@@ -124,6 +127,10 @@ static int write_image(IsoImage *image, uint8_t **data, size_t *size, char **why
 	}
 	iso_write_opts_set_rockridge(opts, 1);
 	iso_write_opts_set_joliet(opts, 1);
+	/* A ring that holds a whole seed (about 35 blocks), so the writer never waits for the
+	 * reader, and small enough (96 KiB) to come from the heap: the default 2 MiB ring is
+	 * mapped and faulted in afresh for every seed, which costs more than the seed does. */
+	iso_write_opts_set_fifo_size(opts, SEED_FIFO_BLOCKS);
 	r = iso_image_create_burn_source(image, opts, &source);
 	iso_write_opts_free(opts);
 	if (r < 0) {
