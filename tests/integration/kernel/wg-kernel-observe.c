@@ -11,7 +11,18 @@
  *   ppnw-k1  one peer with 2,000 allowed-ips and 50 more peers: the kernel must split the
  *            dump over several messages and split that one peer between two of them.
  * Then it observes both with the plugin's own code (probe, generic netlink, rtnetlink) and
- * compares every fact. The last line is "PPN-WG-KERNEL: PASS" or "PPN-WG-KERNEL: FAIL".
+ * compares every fact.
+ *
+ * Then the other way round: the plugin's table (open, observe, plan, apply, as the engine
+ * calls it) applies hand-built desired devices to interfaces that do not exist yet, which it
+ * creates through rtnetlink:
+ *   ppna-k2  two peers, an address per family, forwarding, with a key born in a state
+ *            directory of the test's;
+ *   ppna-k3  one peer with 2,000 allowed-ips and 50 more peers: a set that the plugin must
+ *            split over several messages, that one peer across two of them.
+ * Each is observed back equal, and a second plan finds nothing to do.
+ *
+ * The last line is "PPN-WG-KERNEL: PASS" or "PPN-WG-KERNEL: FAIL".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +39,22 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
+#include "diff.h"
+#include "keys.h"
+#include "log.h"
+#include "plan.h"
+#include "plugin.h"
 #include "util.h"
 #include "wg-text.h"
 #include "wgconf.h"
+
+/* The plugin's table, compiled into this program rather than loaded. */
+extern const struct ppn_plugin ppn_plugin;
+
+#define STATE_DIR "/ppna-state"
 
 #define PRIVATE_KEY "0L5mROx5ID6c1KqPzb4tllusUV+l/DhK7swwt8B/dGM="
 #define PUBLIC_KEY  "kR3zEVzc5ivG+Z5Uu9wpSjAeYGVobyWDTV9zikkuGnE=" /* wg pubkey, on the host */
@@ -539,6 +561,181 @@ static void test_absent_and_forced(void)
 	ppn_wg_device_free(device);
 }
 
+/* ---- Applying through the plugin ---- */
+
+/* ppna-k2: what the plugin must create; the public key is the state directory's. */
+static struct ppn_wg_device *apply_small_device(const struct ppn_key *public_key)
+{
+	static const char *const a_ips[] = {"10.98.1.2/32", "fd98::2/128"};
+	static const char *const b_ips[] = {"10.98.2.0/24"};
+	static const char *const addresses[] = {"10.98.1.1/32", "fd98::1/128"};
+	struct ppn_wg_device *device = ppn_wg_device_new("ppna-k2");
+	struct ppn_key a = key_from(PEER_A), b = key_from(PEER_B);
+
+	device->present = device->up = device->has_public_key = device->forwarding = true;
+	device->public_key = *public_key;
+	device->listen_port = 51822;
+	device->mtu = 1380;
+	add_ips(add_peer(device, &a, "10.203.0.2", 51821, 25), a_ips, PPN_ARRAY_SIZE(a_ips));
+	add_ips(add_peer(device, &b, NULL, 0, 0), b_ips, PPN_ARRAY_SIZE(b_ips));
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(addresses); i++) {
+		struct ppn_prefix prefix = prefix_from(addresses[i]);
+
+		ppn_wg_device_add_address(device, &prefix);
+	}
+	return device;
+}
+
+/* ppna-k3: the big set, with the node's key and an address. */
+static struct ppn_wg_device *apply_big_device(const struct ppn_key *public_key)
+{
+	struct ppn_wg_device *device = big_device();
+	struct ppn_prefix address = prefix_from("10.98.3.1/32");
+
+	free(device->ifname);
+	device->ifname = ppn_xstrdup("ppna-k3");
+	device->up = device->has_public_key = true;
+	device->public_key = *public_key;
+	ppn_wg_device_add_address(device, &address);
+	return device;
+}
+
+/* Every allowed-ip gets a route, as the mesh compiler asks. */
+static void add_routes(struct ppn_wg_device *device)
+{
+	for (size_t i = 0; i < device->n_peers; i++)
+		for (size_t j = 0; j < device->peers[i].n_allowed_ips; j++)
+			ppn_wg_device_add_route(device, &device->peers[i].allowed_ips[j]);
+	ppn_wg_device_normalize(device);
+}
+
+static int open_plugin(const char *ifname, void **state)
+{
+	struct ppn_plugin_options options = {
+		.node = "ppna-kernel",
+		.state_dir = STATE_DIR,
+		.ifname = ifname,
+	};
+
+	return ppn_plugin.open(&options, state);
+}
+
+/* One engine pass: open, observe, plan, apply every action; returns the failed count. */
+static size_t plugin_pass(const struct ppn_wg_device *device, size_t *n_actions)
+{
+	struct ppn_desired desired = {.wireguard = device};
+	struct ppn_action **actions = NULL;
+	struct ppn_plan plan;
+	int *results = NULL;
+	void *state = NULL;
+	size_t failed = 0;
+	int r = open_plugin(device->ifname, &state);
+
+	ppn_plan_init(&plan);
+	if (r == 0)
+		r = ppn_plugin.observe(state, &desired);
+	if (r == 0)
+		r = ppn_plugin.plan(state, &desired, &plan);
+	*n_actions = plan.n_actions;
+	if (r == 0 && plan.n_actions > 0) {
+		actions = ppn_xcalloc(plan.n_actions, sizeof(*actions));
+		results = ppn_xcalloc(plan.n_actions, sizeof(*results));
+		for (size_t i = 0; i < plan.n_actions; i++)
+			actions[i] = &plan.actions[i];
+		ppn_plugin.apply(state, &desired, actions, plan.n_actions, results);
+		for (size_t i = 0; i < plan.n_actions; i++)
+			failed += results[i] < 0;
+	}
+	if (r < 0)
+		failed = SIZE_MAX;
+	free(actions);
+	free(results);
+	ppn_plan_release(&plan);
+	ppn_plugin.close(state);
+	return failed;
+}
+
+/* Observes with a fresh plugin state and compares what it read with want. */
+static void check_observed(const struct ppn_wg_device *want)
+{
+	struct ppn_desired desired = {.wireguard = want};
+	const struct ppn_wg_device *got;
+	void *state = NULL;
+	int r = open_plugin(want->ifname, &state);
+
+	if (r == 0)
+		r = ppn_plugin.observe(state, &desired);
+	check(r == 0, "'%s' observed after apply", want->ifname);
+	if (r == 0) {
+		got = ppn_wg_plugin_observed(state);
+		compare("observed after apply equals the desired device", want, got);
+		check(got->forwarding == want->forwarding, "'%s' forwarding %s", want->ifname,
+		      got->forwarding ? "on" : "off");
+	}
+	ppn_plugin.close(state);
+}
+
+static int count_messages(struct nl_msg *msg, size_t first, size_t count, void *arg)
+{
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* How many messages the plugin's builder makes of the whole device, for the log. */
+static size_t messages_for(const struct ppn_wg_device *device)
+{
+	struct ppn_wg_peer_op *ops = ppn_xcalloc(device->n_peers, sizeof(*ops));
+	struct ppn_wg_set set = {.ops = ops, .n_ops = device->n_peers};
+	size_t messages = 0;
+
+	for (size_t i = 0; i < device->n_peers; i++)
+		ops[i] = (struct ppn_wg_peer_op){PPN_WG_PEER_ADD, &device->peers[i],
+						 PPN_WG_FIELD_ALLOWED_IPS};
+	if (ppn_wg_genl_build_set(32, device->ifname, &set, PPN_WG_GENL_MESSAGE_MAX, count_messages,
+				  &messages) < 0)
+		messages = 0;
+	free(ops);
+	return messages;
+}
+
+static void test_apply(struct ppn_wg_device *want, const char *what)
+{
+	size_t n_actions = 0, failed;
+
+	add_routes(want);
+	failed = plugin_pass(want, &n_actions);
+	check(failed == 0 && n_actions > 0, "'%s' (%s): %zu actions applied, %zu failed",
+	      want->ifname, what, n_actions, failed);
+	check_observed(want);
+	failed = plugin_pass(want, &n_actions);
+	check(failed == 0 && n_actions == 0, "'%s': a second pass plans %zu actions", want->ifname,
+	      n_actions);
+}
+
+static void test_apply_through_plugin(void)
+{
+	struct ppn_wg_device *small, *big;
+	struct ppn_key public_key;
+	int r = mkdir(STATE_DIR, 0700) < 0 ? -errno : 0;
+
+	if (r == 0)
+		r = ppn_keys_generate(STATE_DIR, false, &public_key);
+	check(r == 0, "a key pair born in '%s'%s%s", STATE_DIR, r ? ": " : "",
+	      r ? strerror(-r) : "");
+	if (r < 0)
+		return;
+
+	small = apply_small_device(&public_key);
+	test_apply(small, "two peers, both families, forwarding");
+	ppn_wg_device_free(small);
+
+	big = apply_big_device(&public_key);
+	check(messages_for(big) >= 2, "the big set takes %zu messages of at most %d bytes",
+	      messages_for(big), PPN_WG_GENL_MESSAGE_MAX);
+	test_apply(big, "2,000 allowed-ips on one peer, 50 more peers");
+	ppn_wg_device_free(big);
+}
+
 int main(void)
 {
 	struct fixture fx = {0};
@@ -550,6 +747,7 @@ int main(void)
 		test_small(&fx);
 		test_split_dump(&fx);
 		test_absent_and_forced();
+		test_apply_through_plugin();
 	}
 	nl_socket_free(fx.route);
 	nl_socket_free(fx.genl);
