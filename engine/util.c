@@ -2,6 +2,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -95,6 +97,86 @@ void ppn_grow(void *array, size_t *cap, size_t need, size_t size)
 		new_cap *= 2;
 	*slot = ppn_xrealloc(*slot, new_cap * size);
 	*cap = new_cap;
+}
+
+/* The first block fits a typical manifest's tree; later ones double, up to a limit. */
+#define ARENA_FIRST_BLOCK 4096
+#define ARENA_MAX_BLOCK   (1024 * 1024)
+#define ARENA_ALIGN       _Alignof(max_align_t)
+
+struct ppn_arena_block {
+	struct ppn_arena_block *previous;
+	alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+static size_t align_up(size_t size)
+{
+	return (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+}
+
+/* Starts a new block with room for at least need bytes. */
+static void arena_add_block(struct ppn_arena *arena, size_t need)
+{
+	size_t size = arena->size ? arena->size * 2 : ARENA_FIRST_BLOCK;
+	struct ppn_arena_block *block;
+
+	if (size > ARENA_MAX_BLOCK)
+		size = ARENA_MAX_BLOCK;
+	if (size < need)
+		size = need;
+	if (size > SIZE_MAX - sizeof(*block))
+		out_of_memory();
+
+	block = ppn_xmalloc(sizeof(*block) + size);
+	block->previous = arena->block;
+	arena->block = block;
+	arena->used = 0;
+	arena->size = size;
+}
+
+void *ppn_arena_alloc(struct ppn_arena *arena, size_t size)
+{
+	void *pointer;
+
+	size = align_up(size ? size : 1);
+	if (!arena->block || arena->size - arena->used < size)
+		arena_add_block(arena, size);
+	pointer = arena->block->data + arena->used;
+	arena->used += size;
+	return pointer;
+}
+
+void ppn_arena_grow(struct ppn_arena *arena, void *array, size_t *cap, size_t need, size_t size)
+{
+	void **slot = array;
+	size_t new_cap = *cap ? *cap : 8;
+	void *grown;
+
+	if (need <= *cap)
+		return;
+	while (new_cap < need)
+		new_cap *= 2;
+	if (new_cap > SIZE_MAX / size)
+		out_of_memory();
+
+	grown = ppn_arena_alloc(arena, new_cap * size);
+	if (*cap)
+		memcpy(grown, *slot, *cap * size);
+	*slot = grown;
+	*cap = new_cap;
+}
+
+void ppn_arena_release(struct ppn_arena *arena)
+{
+	struct ppn_arena_block *block = arena->block;
+
+	while (block) {
+		struct ppn_arena_block *previous = block->previous;
+
+		free(block);
+		block = previous;
+	}
+	*arena = (struct ppn_arena){0};
 }
 
 int ppn_parse_u64(const char *text, uint64_t max, uint64_t *out)

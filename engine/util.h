@@ -48,6 +48,33 @@ char *ppn_xvasprintf(const char *fmt, va_list args) _printf_(1, 0);
 void ppn_grow(void *array, size_t *cap, size_t need, size_t size);
 
 /*
+ * An arena: many small allocations carved out of a few large blocks, all freed at once. For
+ * data that lives and dies together, such as the tree of one YAML file, where a malloc and a
+ * free per node would cost more than reading the node. Zero-initialize it; nothing else is
+ * needed before the first allocation.
+ */
+struct ppn_arena {
+	struct ppn_arena_block *block; /* the newest block; each links to the one before */
+	size_t used;                   /* bytes of block handed out */
+	size_t size;                   /* bytes block can hand out */
+};
+
+/*
+ * Returns size bytes, uninitialized and aligned for any type, owned by the arena: valid until
+ * ppn_arena_release() and never freed on their own.
+ */
+void *ppn_arena_alloc(struct ppn_arena *arena, size_t size);
+
+/*
+ * As ppn_grow(), for an array allocated in arena: a full array is copied to a place twice its
+ * size, and the old place stays unused until the arena is released.
+ */
+void ppn_arena_grow(struct ppn_arena *arena, void *array, size_t *cap, size_t need, size_t size);
+
+/* Frees every block of arena and leaves it empty, ready for reuse. */
+void ppn_arena_release(struct ppn_arena *arena);
+
+/*
  * Parses a plain decimal number: digits only, no sign, no leading zero (except "0" itself),
  * at most max. Returns 0, or -EINVAL for another shape and -ERANGE above max.
  */

@@ -2,6 +2,7 @@
 #include "ytree.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -11,8 +12,20 @@
 #include "scalar.h"
 #include "util.h"
 
-/* Deep enough for any manifest, shallow enough that freeing the tree recursively is safe. */
+/* Deep enough for any manifest; a deeper file is refused rather than walked recursively. */
 #define MAX_DEPTH 64
+
+/*
+ * A mapping with more keys than this is checked for repeated keys by sorting them; a smaller
+ * one, such as any manifest's, by comparing each key with those before it.
+ */
+#define SORT_KEYS_ABOVE 16
+
+/* A parsed file: every node and text of the tree lives in the arena, the root first. */
+struct tree {
+	struct ppn_arena arena;
+	struct ppn_ynode root;
+};
 
 /* The first problem of a file: only that one is reported. */
 struct problem {
@@ -170,7 +183,8 @@ static void prescan(const unsigned char *data, size_t size, struct problem *prob
 }
 
 struct builder {
-	struct ppn_ynode *root;
+	struct tree *tree;
+	struct ppn_ynode *root; /* &tree->root once the document has a node */
 	struct ppn_ynode *stack[MAX_DEPTH];
 	size_t depth;
 	unsigned documents;
@@ -222,22 +236,27 @@ static int check_decorations(struct builder *builder, const yaml_event_t *event,
 	return 0;
 }
 
-static struct ppn_ynode *node_new(enum ppn_ynode_kind kind, const yaml_event_t *event)
+/* The first node of the document is the root, which the tree holds in place. */
+static struct ppn_ynode *node_new(struct builder *builder, enum ppn_ynode_kind kind,
+				  const yaml_event_t *event)
 {
-	struct ppn_ynode *node = ppn_xcalloc(1, sizeof(*node));
+	struct ppn_ynode *node = builder->depth == 0
+					 ? &builder->tree->root
+					 : ppn_arena_alloc(&builder->tree->arena, sizeof(*node));
 
-	node->kind = kind;
+	*node = (struct ppn_ynode){.kind = kind};
 	node_at(node, &event->start_mark);
 	return node;
 }
 
-static void mapping_add(struct ppn_ynode *mapping, struct ppn_ynode *node)
+static void mapping_add(struct builder *builder, struct ppn_ynode *mapping, struct ppn_ynode *node)
 {
 	if (mapping->count > 0 && !mapping->entries[mapping->count - 1].value) {
 		mapping->entries[mapping->count - 1].value = node;
 		return;
 	}
-	ppn_grow(&mapping->entries, &mapping->cap, mapping->count + 1, sizeof(*mapping->entries));
+	ppn_arena_grow(&builder->tree->arena, &mapping->entries, &mapping->cap, mapping->count + 1,
+		       sizeof(*mapping->entries));
 	mapping->entries[mapping->count++] = (struct ppn_yentry){node, NULL};
 }
 
@@ -252,13 +271,14 @@ static int attach(struct builder *builder, struct ppn_ynode *node)
 		return 0;
 	}
 	if (parent->kind == PPN_YNODE_SEQUENCE) {
-		ppn_grow(&parent->items, &parent->cap, parent->count + 1, sizeof(*parent->items));
+		ppn_arena_grow(&builder->tree->arena, &parent->items, &parent->cap,
+			       parent->count + 1, sizeof(*parent->items));
 		parent->items[parent->count++] = node;
 		return 0;
 	}
 
 	is_key = parent->count == 0 || parent->entries[parent->count - 1].value;
-	mapping_add(parent, node);
+	mapping_add(builder, parent, node);
 	if (is_key && node->kind != PPN_YNODE_SCALAR) {
 		problem_set(
 			builder->problem, node->line, node->column,
@@ -276,8 +296,8 @@ static int on_scalar(struct builder *builder, const yaml_event_t *event)
 	if (check_decorations(builder, event, scalar->anchor, scalar->tag) < 0)
 		return -EINVAL;
 
-	node = node_new(PPN_YNODE_SCALAR, event);
-	node->text = ppn_xmalloc(scalar->length + 1);
+	node = node_new(builder, PPN_YNODE_SCALAR, event);
+	node->text = ppn_arena_alloc(&builder->tree->arena, scalar->length + 1);
 	memcpy(node->text, scalar->value, scalar->length);
 	node->text[scalar->length] = '\0';
 	node->len = scalar->length;
@@ -294,7 +314,7 @@ static int on_collection_start(struct builder *builder, const yaml_event_t *even
 	if (check_decorations(builder, event, anchor, tag) < 0)
 		return -EINVAL;
 
-	node = node_new(kind, event);
+	node = node_new(builder, kind, event);
 	if (attach(builder, node) < 0)
 		return -EINVAL;
 	if (builder->depth == MAX_DEPTH) {
@@ -427,11 +447,24 @@ static bool same_key(const struct ppn_ynode *x, const struct ppn_ynode *y)
 	return x->len == y->len && memcmp(x->text, y->text, x->len) == 0;
 }
 
+static void report_repeated_key(const struct ppn_ynode *key, const struct ppn_ynode *first,
+				struct problem *problem)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!before(key->line, key->column, problem))
+		return;
+	text = ppn_scalar_quote(key->text, key->len);
+	problem_set(problem, key->line, key->column,
+		    ppn_xasprintf("expected each key once, found %s again (first at %u:%u)", text,
+				  first->line, first->column));
+}
+
 /*
  * Sorting the keys puts each repeated key right after its first use, so one pass finds every
  * repetition in O(n log n) even for a huge mapping.
  */
-static void find_duplicate_keys(const struct ppn_ynode *mapping, struct problem *problem)
+static void sort_duplicate_keys(const struct ppn_ynode *mapping, struct problem *problem)
 {
 	_cleanup_free_ struct ppn_ynode **keys = ppn_xcalloc(mapping->count, sizeof(*keys));
 
@@ -444,17 +477,32 @@ static void find_duplicate_keys(const struct ppn_ynode *mapping, struct problem 
 	qsort(keys, count, sizeof(*keys), key_cmp);
 
 	for (size_t i = 1; i < count; i++) {
-		_cleanup_free_ char *text = NULL;
-		size_t first = i - 1;
+		if (!same_key(keys[i - 1], keys[i]) || (i >= 2 && same_key(keys[i - 2], keys[i])))
+			continue;
+		report_repeated_key(keys[i], keys[i - 1], problem);
+	}
+}
 
-		if (!same_key(keys[first], keys[i]) || (i >= 2 && same_key(keys[i - 2], keys[i])))
+/*
+ * Keys come in document order, so the first key that repeats an earlier one is the earliest
+ * repetition of the mapping: the one the sorting pass would keep as well.
+ */
+static void scan_duplicate_keys(const struct ppn_ynode *mapping, struct problem *problem)
+{
+	for (size_t i = 1; i < mapping->count; i++) {
+		const struct ppn_ynode *key = mapping->entries[i].key;
+
+		/* A key that is no scalar was refused already. */
+		if (key->kind != PPN_YNODE_SCALAR)
 			continue;
-		if (!before(keys[i]->line, keys[i]->column, problem))
-			continue;
-		text = ppn_scalar_quote(keys[i]->text, keys[i]->len);
-		problem_set(problem, keys[i]->line, keys[i]->column,
-			    ppn_xasprintf("expected each key once, found %s again (first at %u:%u)",
-					  text, keys[first]->line, keys[first]->column));
+		for (size_t j = 0; j < i; j++) {
+			const struct ppn_ynode *earlier = mapping->entries[j].key;
+
+			if (earlier->kind == PPN_YNODE_SCALAR && same_key(earlier, key)) {
+				report_repeated_key(key, earlier, problem);
+				return;
+			}
+		}
 	}
 }
 
@@ -463,14 +511,34 @@ static void check_keys(const struct ppn_ynode *node, struct problem *problem)
 {
 	if (!node)
 		return;
-	if (node->kind == PPN_YNODE_MAPPING && node->count > 1)
-		find_duplicate_keys(node, problem);
+	if (node->kind == PPN_YNODE_MAPPING && node->count > SORT_KEYS_ABOVE)
+		sort_duplicate_keys(node, problem);
+	else if (node->kind == PPN_YNODE_MAPPING)
+		scan_duplicate_keys(node, problem);
 	for (size_t i = 0; node->kind == PPN_YNODE_MAPPING && i < node->count; i++) {
 		check_keys(node->entries[i].key, problem);
 		check_keys(node->entries[i].value, problem);
 	}
 	for (size_t i = 0; node->kind == PPN_YNODE_SEQUENCE && i < node->count; i++)
 		check_keys(node->items[i], problem);
+}
+
+/* A tree in an arena of its own, so that one call frees the whole file. */
+static struct tree *tree_new(void)
+{
+	struct ppn_arena arena = {0};
+	struct tree *tree = ppn_arena_alloc(&arena, sizeof(*tree));
+
+	tree->arena = arena;
+	return tree;
+}
+
+static void tree_free(struct tree *tree)
+{
+	/* The arena lives in its own first block: release a copy, not what is being freed. */
+	struct ppn_arena arena = tree ? tree->arena : (struct ppn_arena){0};
+
+	ppn_arena_release(&arena);
 }
 
 int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_ynode **out,
@@ -482,6 +550,7 @@ int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_
 
 	prescan(bytes, size, &problem);
 	if (!problem.found) {
+		builder.tree = tree_new();
 		build(&builder, bytes, size);
 		check_keys(builder.root, &problem);
 	}
@@ -489,27 +558,19 @@ int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_
 	if (problem.found) {
 		ppn_diags_add(diags, path, problem.line, problem.column, "%s", problem.message);
 		free(problem.message);
-		ppn_ytree_free(builder.root);
+		tree_free(builder.tree);
 		return -EINVAL;
 	}
+	if (!builder.root)
+		tree_free(builder.tree);
 	*out = builder.root;
 	return 0;
 }
 
-void ppn_ytree_free(struct ppn_ynode *node)
+void ppn_ytree_free(struct ppn_ynode *root)
 {
-	if (!node)
-		return;
-	for (size_t i = 0; node->kind == PPN_YNODE_MAPPING && i < node->count; i++) {
-		ppn_ytree_free(node->entries[i].key);
-		ppn_ytree_free(node->entries[i].value);
-	}
-	for (size_t i = 0; node->kind == PPN_YNODE_SEQUENCE && i < node->count; i++)
-		ppn_ytree_free(node->items[i]);
-	free(node->entries);
-	free(node->items);
-	free(node->text);
-	free(node);
+	if (root)
+		tree_free((struct tree *)((char *)root - offsetof(struct tree, root)));
 }
 
 const struct ppn_yentry *ppn_ytree_find(const struct ppn_ynode *node, const char *text)

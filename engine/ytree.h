@@ -56,8 +56,11 @@ struct ppn_ynode {
 int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_ynode **out,
 		    struct ppn_diags *diags);
 
-/* Frees node and everything under it; NULL is fine. */
-void ppn_ytree_free(struct ppn_ynode *node);
+/*
+ * Frees a whole tree, given the root that ppn_ytree_parse() returned (every node of a tree is
+ * freed with it, never on its own); NULL is fine.
+ */
+void ppn_ytree_free(struct ppn_ynode *root);
 
 /* The entry of a mapping whose key is text; NULL when absent or when node is no mapping. */
 const struct ppn_yentry *ppn_ytree_find(const struct ppn_ynode *node, const char *text);

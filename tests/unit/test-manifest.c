@@ -597,6 +597,65 @@ static void test_manifest_ytree_refusals(void **unused)
 			   "f.yaml:1:65: expected at most 64 levels of nesting, found more\n");
 }
 
+/*
+ * A small mapping compares each key with those before it, a large one sorts its keys: both
+ * report the earliest repetition, against the key's first use, and never a third use.
+ */
+static void test_manifest_ytree_repeated_keys(void **unused)
+{
+	static const size_t sizes[] = {3, 16, 17, 40};
+
+	for (size_t s = 0; s < PPN_ARRAY_SIZE(sizes); s++) {
+		_cleanup_free_ char *text = ppn_xstrdup("");
+		_cleanup_free_ char *expected = NULL;
+		size_t n = sizes[s];
+
+		/* Keys k0 .. k(n-1), then k1 again three times and k0 again once. */
+		for (size_t i = 0; i < n + 4; i++) {
+			size_t key = i < n ? i : i == n + 3 ? 0 : 1;
+			char *longer = ppn_xasprintf("%sk%zu: %zu\n", text, key, i);
+
+			free(text);
+			text = longer;
+		}
+		expected = ppn_xasprintf("f.yaml:%zu:1: expected each key once, found 'k1' again "
+					 "(first at 2:1)\n",
+					 n + 1);
+		expect_ytree_error(text, strlen(text), expected);
+	}
+}
+
+/* A tree much larger than a manifest's spans many arena blocks and keeps every value. */
+static void test_manifest_ytree_large_tree(void **unused)
+{
+	const size_t items = 50000;
+	size_t len = 0;
+	_cleanup_free_ char *text = ppn_xmalloc(items * 8 + 16);
+	struct ppn_diags diags = {0};
+	struct ppn_ynode *root = NULL;
+	const struct ppn_yentry *list;
+
+	len += (size_t)sprintf(text, "list: [");
+	for (size_t i = 0; i < items; i++)
+		len += (size_t)sprintf(text + len, "%s%zu", i ? "," : "", i);
+	len += (size_t)sprintf(text + len, "]\nlast: end\n");
+
+	assert_int_equal(ppn_ytree_parse(text, len, "f.yaml", &root, &diags), 0);
+	list = ppn_ytree_find(root, "list");
+	assert_non_null(list);
+	assert_int_equal(list->value->count, items);
+	for (size_t i = 0; i < items; i += 997) {
+		char expected[16];
+
+		snprintf(expected, sizeof(expected), "%zu", i);
+		assert_string_equal(list->value->items[i]->text, expected);
+	}
+	assert_string_equal(list->value->items[items - 1]->text, "49999");
+	assert_string_equal(ppn_ytree_find(root, "last")->value->text, "end");
+	ppn_ytree_free(root);
+	ppn_ytree_free(NULL);
+}
+
 static void test_manifest_ytree_empty(void **unused)
 {
 	struct ppn_diags diags = {0};
@@ -893,6 +952,8 @@ int main(void)
 		cmocka_unit_test(test_manifest_scalar_misc),
 		cmocka_unit_test(test_manifest_ytree_positions),
 		cmocka_unit_test(test_manifest_ytree_refusals),
+		cmocka_unit_test(test_manifest_ytree_repeated_keys),
+		cmocka_unit_test(test_manifest_ytree_large_tree),
 		cmocka_unit_test(test_manifest_ytree_empty),
 		cmocka_unit_test(test_manifest_example_values),
 		cmocka_unit_test(test_manifest_optional_values),
