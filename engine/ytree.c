@@ -171,8 +171,25 @@ static void prescan(const unsigned char *data, size_t size, struct problem *prob
 
 	while (cursor.offset < size) {
 		uint32_t c = 0;
-		size_t len = utf8_decode(data + cursor.offset, size - cursor.offset, &c);
-		char *message = judge_char(data + cursor.offset, len, c);
+		size_t len;
+		char *message;
+
+		/* Nearly every byte of a manifest is printable ASCII or a line feed: no decoding.
+		 */
+		if (data[cursor.offset] >= 0x20 && data[cursor.offset] <= 0x7e) {
+			cursor.offset++;
+			cursor.column++;
+			continue;
+		}
+		if (data[cursor.offset] == '\n') {
+			cursor.offset++;
+			cursor.line++;
+			cursor.column = 1;
+			continue;
+		}
+
+		len = utf8_decode(data + cursor.offset, size - cursor.offset, &c);
+		message = judge_char(data + cursor.offset, len, c);
 
 		if (message) {
 			problem_set(problem, cursor.line, cursor.column, message);

@@ -566,6 +566,29 @@ static void test_manifest_ytree_positions(void **unused)
 			   "f.yaml:1:4: expected UTF-8 text, found the byte 0xc0\n");
 }
 
+/* Positions of refused characters after every kind of line break and of character. */
+static void test_manifest_ytree_refused_characters(void **unused)
+{
+	expect_ytree_error(
+		"a: x\nbb: \xc3\xa9\x01\n", 13,
+		"f.yaml:2:6: expected printable text, found the control character U+0001\n");
+	expect_ytree_error(
+		"a: 1\rb: \x7f\n", 10,
+		"f.yaml:2:4: expected printable text, found the control character U+007F\n");
+	expect_ytree_error(
+		"a: 1\r\n\r\nb: \x02", 12,
+		"f.yaml:3:4: expected printable text, found the control character U+0002\n");
+	expect_ytree_error(
+		"a: \"x\xc2\x85y\"\n\x03", 11,
+		"f.yaml:3:1: expected printable text, found the control character U+0003\n");
+	expect_ytree_error(
+		"a: \"\xe2\x80\xa8\"\nb: \xef\xbf\xbe", 15,
+		"f.yaml:3:4: expected printable text, found the control character U+FFFE\n");
+	expect_ytree_error(
+		"k: v\n\n\n  \t", 10,
+		"f.yaml:4:3: expected spaces, found a tab character (tabs are not allowed)\n");
+}
+
 static void test_manifest_ytree_refusals(void **unused)
 {
 	char deep[200];
@@ -951,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_scalar_ssh_key),
 		cmocka_unit_test(test_manifest_scalar_misc),
 		cmocka_unit_test(test_manifest_ytree_positions),
+		cmocka_unit_test(test_manifest_ytree_refused_characters),
 		cmocka_unit_test(test_manifest_ytree_refusals),
 		cmocka_unit_test(test_manifest_ytree_repeated_keys),
 		cmocka_unit_test(test_manifest_ytree_large_tree),
