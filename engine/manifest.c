@@ -34,6 +34,8 @@ struct loader {
 struct kind_dir {
 	const char *dir; /* NULL for ppn.yaml */
 	enum ppn_kind kind;
+	const char *what;  /* the kind expected, for messages: "kind 'Node'" */
+	const char *place; /* where such files are, for messages: "a file in 'nodes/'" */
 	/* Adds the manifest to the fleet; it owns name from here. */
 	void (*load)(struct loader *loader, struct ppn_mfile *file, const struct ppn_ynode *root,
 		     char *name, struct ppn_loc loc);
@@ -119,14 +121,16 @@ static void load_placement(struct loader *loader, struct ppn_mfile *file,
 	ppn_mkind_read_placement(file, root, placement);
 }
 
-static const struct kind_dir network_kind = {NULL, PPN_KIND_NETWORK, load_network};
+static const struct kind_dir network_kind = {NULL, PPN_KIND_NETWORK, "kind 'Network'", "'ppn.yaml'",
+					     load_network};
 
 static const struct kind_dir kind_dirs[] = {
-	{"nodes", PPN_KIND_NODE, load_node},
-	{"peers", PPN_KIND_PEER, load_peer},
-	{"images", PPN_KIND_IMAGE, load_image},
-	{"vms", PPN_KIND_VM, load_vm},
-	{"placements", PPN_KIND_PLACEMENT, load_placement},
+	{"nodes", PPN_KIND_NODE, "kind 'Node'", "a file in 'nodes/'", load_node},
+	{"peers", PPN_KIND_PEER, "kind 'Peer'", "a file in 'peers/'", load_peer},
+	{"images", PPN_KIND_IMAGE, "kind 'Image'", "a file in 'images/'", load_image},
+	{"vms", PPN_KIND_VM, "kind 'VM'", "a file in 'vms/'", load_vm},
+	{"placements", PPN_KIND_PLACEMENT, "kind 'Placement'", "a file in 'placements/'",
+	 load_placement},
 };
 
 static const struct kind_dir *find_kind_dir(const char *dir, size_t len)
@@ -162,6 +166,8 @@ static bool check_entry(const struct ppn_file *file, const char *dir, const char
 			dir, quoted);
 		return false;
 	}
+	if (has_suffix(entry, ".yaml"))
+		return true;
 
 	quoted = ppn_scalar_quote(entry, strlen(entry));
 	if (has_suffix(entry, ".yml")) {
@@ -171,12 +177,9 @@ static bool check_entry(const struct ppn_file *file, const char *dir, const char
 			dir, quoted, (int)(strlen(entry) - 4), entry);
 		return false;
 	}
-	if (!has_suffix(entry, ".yaml")) {
-		ppn_diags_add(diags, file->display, 0, 0,
-			      "expected only '.yaml' files in '%s/', got %s", dir, quoted);
-		return false;
-	}
-	return true;
+	ppn_diags_add(diags, file->display, 0, 0, "expected only '.yaml' files in '%s/', got %s",
+		      dir, quoted);
+	return false;
 }
 
 /*
@@ -248,16 +251,13 @@ static bool check_kind(struct ppn_mfile *file, const struct ppn_ynode *root,
 {
 	const struct ppn_yentry *entry = ppn_ytree_find(root, "kind");
 	const char *expected = ppn_kind_name(kind->kind);
-	_cleanup_free_ char *place =
-		kind->dir ? ppn_xasprintf("a file in '%s/'", kind->dir) : ppn_xstrdup("'ppn.yaml'");
-	_cleanup_free_ char *what = ppn_xasprintf("kind '%s'", expected);
 	_cleanup_free_ char *text = NULL, *got = NULL;
 
 	if (!entry) {
 		ppn_mfield_report(file, root, "missing required key 'kind'");
 		return true;
 	}
-	if (!ppn_mfield_string(file, entry, what, &text))
+	if (!ppn_mfield_string(file, entry, kind->what, &text))
 		return false;
 	if (strcmp(text, expected) == 0)
 		return true;
@@ -265,10 +265,10 @@ static bool check_kind(struct ppn_mfile *file, const struct ppn_ynode *root,
 	got = ppn_mfield_describe(entry->value);
 	if (is_known_kind(text))
 		ppn_mfield_report_value(file, entry, "expected kind '%s' for %s, got %s", expected,
-					place, got);
+					kind->place, got);
 	else
 		ppn_mfield_report_value(file, entry, "unknown kind %s; expected '%s' for %s", got,
-					expected, place);
+					expected, kind->place);
 	return false;
 }
 

@@ -206,22 +206,23 @@ static int special_address(const struct ppn_prefix *overlay, const struct ppn_pr
 static void check_inside_overlay(struct checker *checker, const struct ppn_peer *peer)
 {
 	const struct ppn_network *network = &checker->fleet->network;
+	bool inside = ppn_prefix_contains(&network->overlay, &peer->address);
+	int special = inside ? special_address(&network->overlay, &peer->address) : -1;
 	char overlay[PPN_PREFIX_STRLEN], address[PPN_PREFIX_STRLEN];
-	_cleanup_free_ char *where = loc_text(&network->overlay_loc);
-	int special;
+	_cleanup_free_ char *where = NULL;
 
+	/* Only a problem is worth the text: the check runs for every peer. */
+	if (inside && special < 0)
+		return;
+	where = loc_text(&network->overlay_loc);
 	ppn_prefix_to_string(&network->overlay, false, overlay);
 	ppn_prefix_to_string(&peer->address, true, address);
 
-	if (!ppn_prefix_contains(&network->overlay, &peer->address)) {
+	if (!inside)
 		report(checker, &peer->address_loc,
 		       "expected an address inside the overlay '%s' (%s), got '%s'", overlay, where,
 		       address);
-		return;
-	}
-
-	special = special_address(&network->overlay, &peer->address);
-	if (special >= 0)
+	else
 		report(checker, &peer->address_loc,
 		       "expected a host address inside the overlay '%s' (%s), got its %s address "
 		       "'%s'",

@@ -200,22 +200,20 @@ bool ppn_mfield_name(struct ppn_mfile *file, const struct ppn_yentry *entry, cha
 bool ppn_mfield_bool(struct ppn_mfile *file, const struct ppn_yentry *entry, bool *out)
 {
 	const struct ppn_ynode *value = entry->value;
-	_cleanup_free_ char *got = ppn_mfield_describe(value);
+	_cleanup_free_ char *got = NULL;
 
-	if (value->kind != PPN_YNODE_SCALAR) {
+	if (value->kind == PPN_YNODE_SCALAR && value->plain &&
+	    ppn_scalar_parse_bool(value->text, out) == 0)
+		return true;
+
+	got = ppn_mfield_describe(value);
+	if (value->kind != PPN_YNODE_SCALAR)
 		ppn_mfield_report_value(file, entry, "expected true or false, got %s", got);
-		return false;
-	}
-	if (!value->plain) {
+	else if (!value->plain)
 		ppn_mfield_report_value(file, entry,
 					"expected true or false without quotes, got the string %s",
 					got);
-		return false;
-	}
-	if (ppn_scalar_parse_bool(value->text, out) == 0)
-		return true;
-
-	if (ppn_scalar_resolve(value->text) == PPN_SCALAR_BOOL)
+	else if (ppn_scalar_resolve(value->text) == PPN_SCALAR_BOOL)
 		ppn_mfield_report_value(
 			file, entry,
 			"expected true or false, got %s (YAML 1.1 booleans are refused)", got);
@@ -231,30 +229,19 @@ static bool is_zero_padded(const struct ppn_ynode *value)
 	       strspn(value->text, "0123456789") == value->len;
 }
 
-bool ppn_mfield_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uint64_t min,
-		     uint64_t max, uint64_t *out)
+/* Says why a value is no integer from min to max, in the words that fit its shape. */
+static void report_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uint64_t min,
+			uint64_t max, int r)
 {
 	const struct ppn_ynode *value = entry->value;
 	_cleanup_free_ char *got = ppn_mfield_describe(value);
 	_cleanup_free_ char *range = ppn_xasprintf("from %" PRIu64 " to %" PRIu64, min, max);
-	uint64_t number;
-	int r = -EINVAL;
 
-	if (value->kind == PPN_YNODE_SCALAR && !value->plain) {
+	if (value->kind == PPN_YNODE_SCALAR && !value->plain)
 		ppn_mfield_report_value(file, entry,
 					"expected an integer %s without quotes, got the string %s",
 					range, got);
-		return false;
-	}
-
-	if (value->kind == PPN_YNODE_SCALAR && !is_empty(value))
-		r = ppn_parse_u64(value->text, max, &number);
-	if (r == 0 && number >= min) {
-		*out = number;
-		return true;
-	}
-
-	if (r == -EINVAL && is_zero_padded(value))
+	else if (r == -EINVAL && is_zero_padded(value))
 		ppn_mfield_report_value(file, entry,
 					"expected an integer %s without leading zeros, got %s",
 					range, got);
@@ -263,6 +250,23 @@ bool ppn_mfield_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uin
 					got);
 	else
 		ppn_mfield_report_value(file, entry, "expected an integer %s, got %s", range, got);
+}
+
+bool ppn_mfield_uint(struct ppn_mfile *file, const struct ppn_yentry *entry, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	const struct ppn_ynode *value = entry->value;
+	uint64_t number;
+	int r = -EINVAL;
+
+	if (value->kind == PPN_YNODE_SCALAR && value->plain && !is_empty(value))
+		r = ppn_parse_u64(value->text, max, &number);
+	if (r == 0 && number >= min) {
+		*out = number;
+		return true;
+	}
+
+	report_uint(file, entry, min, max, r);
 	return false;
 }
 
@@ -272,7 +276,7 @@ static bool read_with_unit(struct ppn_mfile *file, const struct ppn_yentry *entr
 			   const char *units, const char *examples, uint64_t *out)
 {
 	const struct ppn_ynode *value = entry->value;
-	_cleanup_free_ char *got = ppn_mfield_describe(value);
+	_cleanup_free_ char *got = NULL;
 	int r = -EINVAL;
 
 	if (value->kind == PPN_YNODE_SCALAR && !memchr(value->text, '\0', value->len))
@@ -280,6 +284,7 @@ static bool read_with_unit(struct ppn_mfile *file, const struct ppn_yentry *entr
 	if (r == 0)
 		return true;
 
+	got = ppn_mfield_describe(value);
 	if (r == -EDOM) {
 		_cleanup_free_ char *key = ppn_scalar_quote(entry->key->text, entry->key->len);
 

@@ -160,13 +160,15 @@ static bool is_float(const char *text)
 
 enum ppn_scalar_type ppn_scalar_resolve(const char *text)
 {
-	/* Every form but the empty null starts with one of these. */
+	/* Every form but the empty null starts with one of these; no word is longer than 5. */
+	bool short_word = strnlen(text, 6) <= 5;
+
 	if (text[0] != '\0' && !strchr("~nNyYtTfFoO+-." DIGITS, text[0]))
 		return PPN_SCALAR_STRING;
 
-	if (is_null(text))
+	if (short_word && is_null(text))
 		return PPN_SCALAR_NULL;
-	if (is_bool(text))
+	if (short_word && is_bool(text))
 		return PPN_SCALAR_BOOL;
 	if (is_int(text))
 		return PPN_SCALAR_INT;
@@ -266,19 +268,21 @@ int ppn_scalar_parse_duration(const char *text, uint64_t *out_ms)
 	return parse_with_unit(text, duration_units, PPN_ARRAY_SIZE(duration_units), out_ms);
 }
 
+static bool is_label_char(char c, bool upper)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       (upper && c >= 'A' && c <= 'Z');
+}
+
 /* One DNS label; upper case allowed only where the caller says so (host names). */
 static bool is_label(const char *text, size_t len, bool upper)
 {
-	const char *chars =
-		upper ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
-		      : "abcdefghijklmnopqrstuvwxyz0123456789-";
-
 	if (len == 0 || len > 63)
 		return false;
 	if (text[0] == '-' || text[len - 1] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!strchr(chars, text[i]))
+		if (!is_label_char(text[i], upper))
 			return false;
 	return true;
 }
