@@ -182,7 +182,8 @@ status=0
 once gcp-relay >/dev/null 2>&1 || status=$?
 [ "$status" -eq 1 ] || fail "mass removal: --once exited $status"
 expect_pings "after a refused mass removal"
-git -C "$work/checkout" revert -q --no-edit HEAD
+git -C "$work/checkout" -c user.name=test -c user.email=test@ppn.invalid \
+	revert --no-edit HEAD >/dev/null
 git -C "$work/checkout" push -q "$work/fleet.git" main
 once_everywhere "${nodes[@]}"
 echo "PASS: mass removal refused, mesh intact"
