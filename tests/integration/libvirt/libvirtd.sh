@@ -14,7 +14,9 @@
 # between its definition and its start, to kill a client at exactly that point: write a part of
 # the domain's name as the first line of DIR/hold; the start then waits, with the domain's name
 # in DIR/held, until a second line of DIR/hold says "release" (the start goes on) or "fail"
-# (libvirt fails the start and the domain stays defined and shut off). It gives up after 120 s.
+# (libvirt fails the start and the domain stays defined and shut off). It gives up after 120 s
+# and lets the start go on. While a start is held, libvirt queries that need the domain, even
+# `virsh list`, wait for it: a test watches DIR/held instead.
 #
 # Needs root. start exits 77 (skipped), saying why, when libvirtd, virsh or QEMU is missing.
 set -euo pipefail
