@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lv.h"
@@ -21,25 +22,18 @@
 	 PPN_LV_STEP_START)
 #define STEPS_DELETE (PPN_LV_STEP_UNDEFINE | PPN_LV_STEP_DEL_VOLUMES)
 
-static void payload_free(void *opaque)
-{
-	struct ppn_lv_payload *payload = opaque;
-
-	free(payload->name);
-	free(payload->refusal);
-	free(payload);
-}
-
 static struct ppn_action *add_action(struct ppn_plan *plan, enum ppn_op op, const char *kind,
 				     const char *name, unsigned steps)
 {
 	struct ppn_action *action = ppn_plan_add(plan, op, kind, name);
-	struct ppn_lv_payload *payload = ppn_xcalloc(1, sizeof(*payload));
+	size_t len = strlen(name);
+	struct ppn_lv_payload *payload = ppn_xcalloc(1, sizeof(*payload) + len + 1);
 
-	payload->name = ppn_xstrdup(name);
+	memcpy(payload->name, name, len + 1);
 	payload->steps = steps;
 	action->payload = payload;
-	action->payload_free = payload_free;
+	/* libc's free, not a function of this module, which may be unloaded first. */
+	action->payload_free = free;
 	return action;
 }
 
@@ -230,7 +224,7 @@ static void plan_create(struct ppn_lv_state *state, const struct vm_diff *d,
 	ppn_action_add_change(action, "instance-id", NULL, want->instance_id);
 
 	if (vm->needs_kvm && !facts->kvm_usable) {
-		payload->refusal = ppn_xstrdup("it needs kvm, which this node does not offer");
+		payload->refusal = "it needs kvm, which this node does not offer";
 		ppn_action_set_reason(action, "%s", payload->refusal);
 	} else if (ppn_lv_observed_volume(&state->observed, want->overlay) ||
 		   ppn_lv_observed_volume(&state->observed, want->seed)) {

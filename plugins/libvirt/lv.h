@@ -286,11 +286,12 @@ enum {
 };
 
 /* What an action carries to apply: the VM, image or volume it is about, and for a VM the
- * steps, or why it cannot be done here (a VM that needs KVM on a node without). */
+ * steps, or why it cannot be done here (a VM that needs KVM on a node without). One block,
+ * freed with free(): the engine may release a plan after it unloaded the module. */
 struct ppn_lv_payload {
-	char *name;
 	unsigned steps;
-	char *refusal;
+	const char *refusal; /* a constant string, or NULL */
+	char name[];
 };
 
 /* Appends the plugin's actions in a deterministic order: domain deletes, images, domains by
