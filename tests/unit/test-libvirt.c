@@ -1090,6 +1090,29 @@ static void test_libvirt_kvm_probe_refuses_non_kvm(void **unused)
 	assert_string_equal(why, "the KVM API version is not 12");
 }
 
+/* The engine may release a plan after it unloaded the module that made it: nothing in the
+ * plan may point into the module's code. */
+static void test_libvirt_plan_outlives_the_module(void **unused)
+{
+	struct fx *fx = fx_new_in("state");
+	_cleanup_free_ char *path = ppn_xasprintf("%s/ppn-libvirt.so", getenv("PPN_PLUGIN_DIR"));
+	struct ppn_plugin_options options = {.node = NODE, .state_dir = fx->state_dir};
+	struct ppn_desired desired = {0};
+	struct ppn_loaded_plugin *plugin;
+
+	fx_put_vm(fx, "ppnv-a", "128MiB", NODE, NULL);
+	fx_load(fx);
+	desired.fleet = fx->fleet;
+	assert_int_equal(ppn_plugin_load(path, &plugin), 0);
+	assert_int_equal(plugin->table->open(&options, &plugin->state), 0);
+	assert_int_equal(plugin->table->observe(plugin->state, &desired), 0);
+	assert_int_equal(plugin->table->plan(plugin->state, &desired, &fx->plan), 0);
+	assert_int_equal(fx->plan.n_actions, 2);
+	ppn_plugin_unload(plugin);
+	ppn_plan_release(&fx->plan);
+	fx_free(fx);
+}
+
 static void test_libvirt_names(void **unused)
 {
 	char text[32];
@@ -1133,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_facts_override),
 		cmocka_unit_test(test_libvirt_facts_from_the_test_driver),
 		cmocka_unit_test(test_libvirt_kvm_probe_refuses_non_kvm),
+		cmocka_unit_test(test_libvirt_plan_outlives_the_module),
 		cmocka_unit_test(test_libvirt_names),
 	};
 
