@@ -290,42 +290,39 @@ void ppn_mkind_read_node(struct ppn_mfile *file, const struct ppn_ynode *root,
 
 /* --- peers/<name>.yaml ------------------------------------------------------------------- */
 
-static bool is_public_key(const char *text)
-{
-	struct ppn_key key;
-
-	return ppn_key_from_base64(&key, text) == 0;
-}
-
 static void read_public_key(struct ppn_mfile *file, const struct ppn_yentry *entry, void *object)
 {
 	struct ppn_peer *peer = object;
 	_cleanup_free_ char *text = NULL;
 
-	if (!read_text(file, entry, KEY_RULE, is_public_key, &text))
+	if (!ppn_mfield_string(file, entry, KEY_RULE, &text))
 		return;
-	ppn_key_from_base64(&peer->public_key, text);
+	if (ppn_key_from_base64(&peer->public_key, text) < 0) {
+		report_expected(file, entry, KEY_RULE);
+		return;
+	}
 	peer->public_key_loc = ppn_mfield_loc(file, entry->value);
 }
 
 /* A host address: written bare, or with the family's full prefix length. */
-static bool is_host_address(const char *text)
+static bool is_host_address(const struct ppn_prefix *prefix)
 {
-	struct ppn_prefix prefix;
-
-	if (ppn_prefix_parse(&prefix, text) < 0)
-		return false;
-	return prefix.len == (prefix.family == AF_INET ? 32 : 128);
+	return prefix->len == (prefix->family == AF_INET ? 32 : 128);
 }
 
 static void read_address(struct ppn_mfile *file, const struct ppn_yentry *entry, void *object)
 {
 	struct ppn_peer *peer = object;
 	_cleanup_free_ char *text = NULL;
+	struct ppn_prefix address;
 
-	if (!read_text(file, entry, ADDRESS_RULE, is_host_address, &text))
+	if (!ppn_mfield_string(file, entry, ADDRESS_RULE, &text))
 		return;
-	ppn_prefix_parse(&peer->address, text);
+	if (ppn_prefix_parse(&address, text) < 0 || !is_host_address(&address)) {
+		report_expected(file, entry, ADDRESS_RULE);
+		return;
+	}
+	peer->address = address;
 	peer->address_loc = ppn_mfield_loc(file, entry->value);
 }
 
