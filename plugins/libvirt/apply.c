@@ -117,12 +117,18 @@ static int apply_volume(struct batch *batch, const char *name)
 
 /* ---- One VM ---- */
 
+/* Paths of everything the domain XML points at, kept from the steps that made them. */
+struct job_paths {
+	char *overlay, *base, *seed, *console;
+};
+
 /* A VM being worked on: its manifest, its domain once known, what failed and why. */
 struct vm_job {
 	struct batch *batch;
 	const char *name;
 	const struct ppn_lv_want *want;
 	virDomainPtr domain;
+	struct job_paths paths;
 	char *why;
 };
 
@@ -185,22 +191,24 @@ static int job_overlay(struct vm_job *job)
 {
 	virStoragePoolPtr pool = job->batch->pool;
 	const struct ppn_lv_want *want = job->want;
-	_cleanup_free_ char *base_path = NULL;
 	_cleanup_free_ char *xml = NULL;
 	virStorageVolPtr volume;
 	int r = job_base_ready(job);
 
 	if (r < 0)
 		return r;
-	base_path = volume_path(pool, want->base, &job->why);
-	if (!base_path)
+	if (!job->paths.base)
+		job->paths.base = volume_path(pool, want->base, &job->why);
+	if (!job->paths.base)
 		return job_fail(job, -ENOENT, "find its base image");
-	r = ppn_lv_xml_volume(want->overlay, want->vm->disk, "qcow2", base_path,
+	r = ppn_lv_xml_volume(want->overlay, want->vm->disk, "qcow2", job->paths.base,
 			      want->image->format == PPN_IMAGE_QCOW2 ? "qcow2" : "raw", &xml);
 	if (r == 0)
 		r = ppn_lv_volume_create(pool, want->overlay, xml, &volume, &job->why);
 	if (r < 0)
 		return job_fail(job, r, "create its disk");
+	free(job->paths.overlay);
+	job->paths.overlay = virStorageVolGetPath(volume);
 	virStorageVolFree(volume);
 	return 0;
 }
@@ -223,13 +231,17 @@ static int seed_upload(struct vm_job *job, const uint8_t *data, size_t size)
 		r = ppn_lv_volume_create(job->batch->pool, want->seed, xml, &volume, &job->why);
 	if (r < 0)
 		return r;
-	r = ppn_lv_writer_open(volume, size, &writer, &job->why);
+	r = ppn_lv_writer_open(volume, size, &job->batch->state->no_upload, &writer, &job->why);
 	if (r == 0)
 		r = ppn_lv_writer_write(&writer, data, size, &job->why);
 	if (r == 0)
 		r = ppn_lv_writer_finish(&writer, false, &job->why);
 	else if (writer.stream || writer.fd >= 0)
 		ppn_lv_writer_abort(&writer);
+	if (r == 0) {
+		free(job->paths.seed);
+		job->paths.seed = virStorageVolGetPath(volume);
+	}
 	virStorageVolFree(volume);
 	return r;
 }
@@ -278,24 +290,23 @@ static const char *job_type(const struct vm_job *job)
 	return job->batch->facts.kvm_usable ? "kvm" : "qemu";
 }
 
-/* Paths of everything the domain XML points at; NULL members on failure, with job->why. */
-struct job_paths {
-	char *overlay, *base, *seed, *console;
-};
-
-static int job_paths(struct vm_job *job, struct job_paths *paths)
+/* Looks up the paths no earlier step of this job produced. */
+static int job_paths(struct vm_job *job)
 {
 	struct ppn_lv_state *state = job->batch->state;
 	virStoragePoolPtr pool = job->batch->pool;
+	struct job_paths *paths = &job->paths;
 
-	paths->overlay = volume_path(pool, job->want->overlay, &job->why);
-	if (paths->overlay)
+	if (!paths->overlay)
+		paths->overlay = volume_path(pool, job->want->overlay, &job->why);
+	if (paths->overlay && !paths->base)
 		paths->base = volume_path(pool, job->want->base, &job->why);
-	if (paths->base)
+	if (paths->base && !paths->seed)
 		paths->seed = volume_path(pool, job->want->seed, &job->why);
 	if (!paths->seed)
 		return -ENOENT;
-	paths->console = ppn_xasprintf("%s/%s.log", state->console_dir, job->want->domain);
+	if (!paths->console)
+		paths->console = ppn_xasprintf("%s/%s.log", state->console_dir, job->want->domain);
 	if (!job->batch->console_dir_made && ppn_lv_mkdir(state, state->console_dir) == 0)
 		job->batch->console_dir_made = true;
 	return job->batch->console_dir_made ? 0 : -EIO;
@@ -335,14 +346,12 @@ static int job_define_xml(struct vm_job *job, const struct job_paths *paths, cha
 
 static int job_define(struct vm_job *job)
 {
-	struct job_paths paths = {0};
 	_cleanup_free_ char *xml = NULL;
 	virDomainPtr domain;
-	int r = job_paths(job, &paths);
+	int r = job_paths(job);
 
 	if (r == 0)
-		r = job_define_xml(job, &paths, &xml);
-	job_paths_release(&paths);
+		r = job_define_xml(job, &job->paths, &xml);
 	if (r < 0)
 		return job_fail(job, r, "define it");
 
@@ -474,6 +483,7 @@ static int apply_domain(struct batch *batch, const struct ppn_action *action)
 			ppn_op_name(action->op));
 	if (job.domain)
 		virDomainFree(job.domain);
+	job_paths_release(&job.paths);
 	free(job.why);
 	return r;
 }

@@ -44,6 +44,7 @@ int ppn_lv_connect(struct ppn_lv_state *state, const char *uri)
 	free(state->uri);
 	state->conn = conn;
 	state->uri = ppn_xstrdup(uri);
+	state->no_upload = false;
 	/* Facts such as the host's memory belong to the host behind the URI. */
 	state->facts_ready = false;
 	return 0;

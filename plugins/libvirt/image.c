@@ -130,8 +130,8 @@ static int check_digest(const struct ppn_image *image, const uint8_t digest[PPN_
 }
 
 /* Creates the volume and fills it; on any failure the volume is gone again. */
-static int import_volume(virStoragePoolPtr pool, const char *name, int fd, uint64_t size,
-			 const struct ppn_image *image, char **why)
+static int import_volume(struct ppn_lv_state *state, virStoragePoolPtr pool, const char *name,
+			 int fd, uint64_t size, const struct ppn_image *image, char **why)
 {
 	_cleanup_free_ char *xml = NULL;
 	struct ppn_lv_writer writer;
@@ -146,7 +146,7 @@ static int import_volume(virStoragePoolPtr pool, const char *name, int fd, uint6
 	if (r < 0)
 		return r;
 
-	r = ppn_lv_writer_open(volume, size, &writer, why);
+	r = ppn_lv_writer_open(volume, size, &state->no_upload, &writer, why);
 	if (r == 0) {
 		r = copy_hashing(fd, size, &writer, digest, why);
 		if (r == 0)
@@ -179,7 +179,7 @@ int ppn_lv_image_import(struct ppn_lv_state *state, virStoragePoolPtr pool,
 	if (unlink(record) < 0 && errno != ENOENT)
 		lv_warn(state, "libvirt/image '%s': cannot remove '%s': %s", image->name, record,
 			strerror(errno));
-	r = import_volume(pool, volume, fd, (uint64_t)st.st_size, image, why);
+	r = import_volume(state, pool, volume, fd, (uint64_t)st.st_size, image, why);
 	close(fd);
 	if (r == 0)
 		r = record_write(state, record, why);

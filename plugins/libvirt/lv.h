@@ -105,6 +105,7 @@ struct ppn_lv_state {
 
 	char *uri;
 	virConnectPtr conn;
+	bool no_upload; /* the driver takes no uploads (the test driver) */
 
 	struct ppn_facts facts;
 	bool facts_ready;
@@ -225,8 +226,9 @@ struct ppn_lv_writer {
 	int fd;
 };
 
-int ppn_lv_writer_open(virStorageVolPtr volume, uint64_t size, struct ppn_lv_writer *writer,
-		       char **why);
+/* no_upload: the driver is known to take no uploads; set here when it turns out so. */
+int ppn_lv_writer_open(virStorageVolPtr volume, uint64_t size, bool *no_upload,
+		       struct ppn_lv_writer *writer, char **why);
 int ppn_lv_writer_write(struct ppn_lv_writer *writer, const void *data, size_t size, char **why);
 /* durable: the bytes reach the disk before it returns (base images, which are recorded as
  * verified right after). */
@@ -235,7 +237,7 @@ void ppn_lv_writer_abort(struct ppn_lv_writer *writer);
 
 /* Deletes the volume of this name in pool when there is one. 0, or -errno with *why. */
 int ppn_lv_volume_delete(virStoragePoolPtr pool, const char *name, char **why);
-/* Creates a volume from XML, deleting one of the same name first (a leftover). */
+/* Creates a volume from XML, replacing one of the same name (a leftover). */
 int ppn_lv_volume_create(virStoragePoolPtr pool, const char *name, const char *xml,
 			 virStorageVolPtr *out, char **why);
 

@@ -37,12 +37,16 @@ static int open_local(virStorageVolPtr volume, struct ppn_lv_writer *writer, cha
 	return 0;
 }
 
-int ppn_lv_writer_open(virStorageVolPtr volume, uint64_t size, struct ppn_lv_writer *writer,
-		       char **why)
+int ppn_lv_writer_open(virStorageVolPtr volume, uint64_t size, bool *no_upload,
+		       struct ppn_lv_writer *writer, char **why)
 {
-	virStreamPtr stream = virStreamNew(virStorageVolGetConnect(volume), 0);
+	virStreamPtr stream;
 
 	*writer = (struct ppn_lv_writer){.fd = -1};
+	if (*no_upload)
+		return open_local(volume, writer, why);
+
+	stream = virStreamNew(virStorageVolGetConnect(volume), 0);
 	if (!stream) {
 		*why = ppn_xasprintf("cannot open a stream: %s", ppn_lv_error());
 		return -EIO;
@@ -57,6 +61,7 @@ int ppn_lv_writer_open(virStorageVolPtr volume, uint64_t size, struct ppn_lv_wri
 		return -EIO;
 	}
 	virStreamFree(stream);
+	*no_upload = true;
 	return open_local(volume, writer, why);
 }
 
@@ -159,14 +164,33 @@ int ppn_lv_volume_delete(virStoragePoolPtr pool, const char *name, char **why)
 	return r;
 }
 
+/* A leftover of the same name, from a pass interrupted after it made the volume, is
+ * replaced: creating first and deleting only on a clash saves a lookup per volume. */
 int ppn_lv_volume_create(virStoragePoolPtr pool, const char *name, const char *xml,
 			 virStorageVolPtr *out, char **why)
 {
-	virStorageVolPtr volume;
-	int r = ppn_lv_volume_delete(pool, name, why);
+	virStorageVolPtr volume = virStorageVolCreateXML(pool, xml, 0);
+	virStorageVolPtr leftover;
+	_cleanup_free_ char *cause = NULL;
 
-	if (r < 0)
-		return r;
+	if (volume) {
+		*out = volume;
+		return 0;
+	}
+	cause = ppn_xstrdup(ppn_lv_error());
+	leftover = virStorageVolLookupByName(pool, name);
+	if (!leftover) {
+		*why = ppn_xasprintf("cannot create volume '%s': %s", name, cause);
+		return -EIO;
+	}
+	if (virStorageVolDelete(leftover, 0) < 0) {
+		*why = ppn_xasprintf("cannot delete the leftover volume '%s': %s", name,
+				     ppn_lv_error());
+		virStorageVolFree(leftover);
+		return -EIO;
+	}
+	virStorageVolFree(leftover);
+
 	volume = virStorageVolCreateXML(pool, xml, 0);
 	if (!volume) {
 		*why = ppn_xasprintf("cannot create volume '%s': %s", name, ppn_lv_error());
