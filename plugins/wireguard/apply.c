@@ -142,6 +142,16 @@ static int load_private_key(struct apply_pass *pass, struct ppn_secret_key *secr
 	return r;
 }
 
+/* The peer at the place the diff noted, checked by key; searched for if it is not there. */
+static const struct ppn_wg_peer *find_peer(const struct ppn_wg_device *device,
+					   const struct ppn_wg_change *change)
+{
+	if (change->index < device->n_peers &&
+	    ppn_key_cmp(&device->peers[change->index].public_key, &change->public_key) == 0)
+		return &device->peers[change->index];
+	return ppn_wg_device_find_peer(device, &change->public_key);
+}
+
 /*
  * The peer operation an action stands for. A desired endpoint that is still a name (it did
  * not resolve when the plan was made) cannot be sent: that peer fails alone.
@@ -152,7 +162,7 @@ static int peer_op(const struct apply_pass *pass, const struct ppn_action *actio
 	const struct ppn_wg_change *change = change_of(action);
 	const struct ppn_wg_device *side =
 		action->op == PPN_OP_DELETE ? pass->context->observed : pass->context->desired;
-	const struct ppn_wg_peer *peer = ppn_wg_device_find_peer(side, &change->public_key);
+	const struct ppn_wg_peer *peer = find_peer(side, change);
 	struct sockaddr_storage address;
 	socklen_t len;
 

@@ -156,7 +156,7 @@ int ppn_wg_nl_errno(int nl_error);
 
 /* uapiset.c */
 
-/* The userspace backend's set_device(): the whole set in one request. */
+/* The userspace backend's set_device(): the same at ifname's socket. */
 int ppn_wg_uapi_set_device(const char *ifname, struct ppn_wg_set *set);
 
 /*
@@ -184,10 +184,12 @@ void ppn_wg_uapi_request_build(struct ppn_wg_uapi_request *request, const struct
 void ppn_wg_uapi_request_release(struct ppn_wg_uapi_request *request);
 
 /*
- * Sends request to the UAPI socket at path and reads the reply's errno. Returns 0, the
- * daemon's error (negative), -ENODEV when nothing listens, or -errno; not logged.
+ * Sends set to the UAPI socket at path as one request, the same text request_build() makes,
+ * streamed: the body goes out in chunks while later peers are still being written. Reads the
+ * reply's errno into set->device_result and every op's result. Returns 0, the daemon's error
+ * (negative), -ENODEV when nothing listens, or -errno, logged under ifname.
  */
-int ppn_wg_uapi_send_request(const char *path, const struct ppn_wg_uapi_request *request);
+int ppn_wg_uapi_set_device_at(const char *path, const char *ifname, struct ppn_wg_set *set);
 
 /* genl.c */
 

@@ -14,6 +14,40 @@
 
 /* ---- Text forms of values ---- */
 
+/* By hand rather than through printf: a relay's plan and its UAPI request hold tens of
+ * thousands of addresses. */
+size_t ppn_wg_decimal_format(char *out, unsigned value)
+{
+	char digits[10];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	for (size_t i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	return n;
+}
+
+size_t ppn_wg_prefix_format(char *out, const struct ppn_prefix *prefix)
+{
+	size_t len = 0;
+
+	if (prefix->family == AF_INET) {
+		for (size_t i = 0; i < 4; i++) {
+			if (i)
+				out[len++] = '.';
+			len += ppn_wg_decimal_format(out + len, prefix->addr[i]);
+		}
+	} else {
+		inet_ntop(AF_INET6, prefix->addr, out, INET6_ADDRSTRLEN);
+		len = strlen(out);
+	}
+	out[len++] = '/';
+	return len + ppn_wg_decimal_format(out + len, prefix->len);
+}
+
 static char *key_text(const struct ppn_key *key)
 {
 	char text[PPN_KEY_B64_LEN + 1];
@@ -42,17 +76,12 @@ static char *prefixes_text(const struct ppn_prefix *prefixes, size_t count)
 
 	text[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
-		char one[PPN_PREFIX_STRLEN];
-		size_t len;
-
-		ppn_prefix_to_string(&prefixes[i], false, one);
-		len = strlen(one);
 		if (i > 0) {
 			memcpy(text + used, ", ", 2);
 			used += 2;
 		}
-		memcpy(text + used, one, len + 1);
-		used += len;
+		used += ppn_wg_prefix_format(text + used, &prefixes[i]);
+		text[used] = '\0';
 	}
 	return text;
 }
@@ -186,12 +215,13 @@ static const char *peer_name(const struct ppn_wg_peer *peer, char key[PPN_KEY_B6
 	return peer->name ? peer->name : key;
 }
 
-static void plan_peer_create(struct ppn_plan *plan, const struct ppn_wg_peer *peer)
+static void plan_peer_create(struct ppn_plan *plan, const struct ppn_wg_peer *peer, size_t index)
 {
 	char key[PPN_KEY_B64_LEN + 1];
 	struct ppn_action *action =
 		ppn_plan_add(plan, PPN_OP_CREATE, KIND_PEER, peer_name(peer, key));
 	unsigned fields = PPN_WG_FIELD_ALLOWED_IPS;
+	struct ppn_wg_change *change;
 
 	ppn_action_add_change(action, "public-key", NULL, key);
 	if (peer->endpoint.host) {
@@ -205,25 +235,31 @@ static void plan_peer_create(struct ppn_plan *plan, const struct ppn_wg_peer *pe
 				keepalive_text(peer->keepalive_s));
 		fields |= PPN_WG_FIELD_KEEPALIVE;
 	}
-	attach_change(action, fields)->public_key = peer->public_key;
+	change = attach_change(action, fields);
+	change->public_key = peer->public_key;
+	change->index = index;
 }
 
 static void plan_peer_update(struct ppn_plan *plan, const struct ppn_wg_peer *desired,
-			     const struct ppn_wg_peer *observed)
+			     const struct ppn_wg_peer *observed, size_t index)
 {
 	char key[PPN_KEY_B64_LEN + 1];
 	struct ppn_action *action =
 		ppn_plan_add(plan, PPN_OP_UPDATE, KIND_PEER, peer_name(desired, key));
 	unsigned fields = ppn_wg_peer_differences(desired, observed);
+	struct ppn_wg_change *change;
 
 	add_peer_changes(action, desired, observed, fields);
-	attach_change(action, fields)->public_key = desired->public_key;
+	change = attach_change(action, fields);
+	change->public_key = desired->public_key;
+	change->index = index;
 }
 
 /* A peer only observed is always named by its key: the device knows no manifest names. */
-static void plan_peer_delete(struct ppn_plan *plan, const struct ppn_wg_peer *peer)
+static void plan_peer_delete(struct ppn_plan *plan, const struct ppn_wg_peer *peer, size_t index)
 {
 	char key[PPN_KEY_B64_LEN + 1];
+	struct ppn_wg_change *change;
 	struct ppn_action *action;
 
 	ppn_key_to_base64(&peer->public_key, key);
@@ -232,7 +268,9 @@ static void plan_peer_delete(struct ppn_plan *plan, const struct ppn_wg_peer *pe
 	ppn_action_add_change(action, "public-key", key, NULL);
 	add_change_take(action, "allowed-ips",
 			prefixes_text(peer->allowed_ips, peer->n_allowed_ips), NULL);
-	attach_change(action, 0)->public_key = peer->public_key;
+	change = attach_change(action, 0);
+	change->public_key = peer->public_key;
+	change->index = index;
 }
 
 /* ---- Interface ---- */
@@ -404,13 +442,16 @@ static void plan_peers(struct ppn_plan *plan, const struct ppn_wg_device *desire
 	if (work.n_pending > 1)
 		qsort(work.pending, work.n_pending, sizeof(*work.pending), pending_cmp);
 	for (size_t i = 0; i < work.n_pending; i++) {
-		if (work.pending[i].observed)
-			plan_peer_update(plan, work.pending[i].desired, work.pending[i].observed);
+		const struct pending_peer *pending = &work.pending[i];
+		size_t index = (size_t)(pending->desired - desired->peers);
+
+		if (pending->observed)
+			plan_peer_update(plan, pending->desired, pending->observed, index);
 		else
-			plan_peer_create(plan, work.pending[i].desired);
+			plan_peer_create(plan, pending->desired, index);
 	}
 	for (size_t i = 0; i < work.n_stale; i++)
-		plan_peer_delete(plan, work.stale[i]);
+		plan_peer_delete(plan, work.stale[i], (size_t)(work.stale[i] - observed));
 
 	free(work.pending);
 	free(work.stale);

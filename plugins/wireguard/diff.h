@@ -29,9 +29,13 @@ enum ppn_wg_field {
  * values themselves are read from the desired device at apply time.
  */
 struct ppn_wg_change {
-	struct ppn_key public_key; /* wireguard/peer: whose */
-	struct ppn_prefix prefix;  /* wireguard/address, wireguard/route: which */
-	unsigned fields;           /* enum ppn_wg_field: what differs; on a create, what to set */
+	/* wireguard/peer: whose, and its place in the desired device the diff compared (in the
+	 * observed one for a delete), so that apply finds it without a search */
+	struct ppn_key public_key;
+	size_t index;
+
+	struct ppn_prefix prefix; /* wireguard/address, wireguard/route: which */
+	unsigned fields;          /* enum ppn_wg_field: what differs; on a create, what to set */
 };
 
 /*
@@ -52,5 +56,14 @@ int ppn_wg_diff(const struct ppn_wg_device *desired, const struct ppn_wg_device 
  * keepalive), by the rules above. */
 unsigned ppn_wg_peer_differences(const struct ppn_wg_peer *desired,
 				 const struct ppn_wg_peer *observed);
+
+/* Writes value in decimal to out (room for 10 digits, no NUL); returns the length. */
+size_t ppn_wg_decimal_format(char *out, unsigned value);
+
+/*
+ * Writes "addr/len" to out, the same text as ppn_prefix_to_string(prefix, false, ...) but
+ * without printf, and without a NUL; out has PPN_PREFIX_STRLEN bytes. Returns the length.
+ */
+size_t ppn_wg_prefix_format(char *out, const struct ppn_prefix *prefix);
 
 #endif

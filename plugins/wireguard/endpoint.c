@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -44,6 +45,27 @@ int ppn_wg_endpoint_from_sockaddr(const struct sockaddr *address, socklen_t len,
 }
 
 /*
+ * A plain IPv4 or IPv6 literal (no scope) in the same form getnameinfo() gives, without the
+ * resolver: a relay's plan holds thousands of them. Returns 0, or -EINVAL for anything else.
+ */
+static int literal_host(const char *host, char **out)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	char text[INET6_ADDRSTRLEN];
+	uint8_t addr[16];
+
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(families); i++) {
+		if (inet_pton(families[i], host, addr) != 1)
+			continue;
+		if (!inet_ntop(families[i], addr, text, sizeof(text)))
+			return -EINVAL;
+		*out = ppn_xstrdup(text);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
  * Looks host up with getaddrinfo and returns the first IPv4 or IPv6 address in numeric form;
  * flags AI_NUMERICHOST refuses names. The resolver's reason goes to *reason on failure.
  */
@@ -56,8 +78,11 @@ static int lookup_host(const char *host, int flags, char **out, const char **rea
 		.ai_flags = flags,
 	};
 	struct addrinfo *found = NULL;
-	int r = getaddrinfo(host, NULL, &hints, &found);
+	int r = literal_host(host, out);
 
+	if (r == 0)
+		return 0;
+	r = getaddrinfo(host, NULL, &hints, &found);
 	if (r != 0) {
 		*reason = gai_strerror(r);
 		return -EHOSTUNREACH;
@@ -121,6 +146,27 @@ int ppn_wg_endpoint_resolve(const struct ppn_endpoint *endpoint, char **host, co
 	return lookup_host(endpoint->host, 0, host, reason);
 }
 
+/* The resolver-free path of ppn_wg_endpoint_sockaddr(), for literals without a scope. */
+static int literal_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *out,
+			    socklen_t *len)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
+		memcpy(out, &v4, sizeof(v4));
+		*len = sizeof(v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
+		memcpy(out, &v6, sizeof(v6));
+		*len = sizeof(v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int ppn_wg_endpoint_sockaddr(const struct ppn_endpoint *endpoint, struct sockaddr_storage *out,
 			     socklen_t *len)
 {
@@ -139,6 +185,8 @@ int ppn_wg_endpoint_sockaddr(const struct ppn_endpoint *endpoint, struct sockadd
 		return -EINVAL;
 	if (host[0] == '[' && host[strlen(host) - 1] == ']')
 		host = bare = ppn_xstrndup(host + 1, strlen(host) - 2);
+	if (literal_sockaddr(host, endpoint->port, out, len) == 0)
+		return 0;
 	snprintf(port, sizeof(port), "%u", endpoint->port);
 	if (getaddrinfo(host, port, &hints, &found) != 0)
 		return -EINVAL;

@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,10 @@
 
 /* Longer than any reply to a set request ("errno=-4095", an empty line). */
 #define REPLY_MAX 64
+
+/* The body goes out in pieces of about this size while the rest is written, so that
+ * wireguard-go works on the first peers of a large set while later ones are still being made. */
+#define SEND_CHUNK (64 * 1024)
 
 static void append(struct ppn_wg_uapi_request *request, const char *text, size_t len)
 {
@@ -56,10 +61,13 @@ static void append_key(struct ppn_wg_uapi_request *request, const char *name,
 
 static void append_number(struct ppn_wg_uapi_request *request, const char *name, unsigned value)
 {
-	char line[64];
-	int len = snprintf(line, sizeof(line), "%s=%u\n", name, value);
+	char digits[16];
+	size_t len = ppn_wg_decimal_format(digits, value);
 
-	append(request, line, (size_t)len);
+	digits[len++] = '\n';
+	append_text(request, name);
+	append_text(request, "=");
+	append(request, digits, len);
 }
 
 /* An IPv6 literal goes in brackets, which a host may already carry. */
@@ -68,23 +76,31 @@ static void append_endpoint(struct ppn_wg_uapi_request *request,
 {
 	bool brackets = strchr(endpoint->host, ':') && endpoint->host[0] != '[';
 	char port[16];
+	size_t len = 0;
 
 	append_text(request, brackets ? "endpoint=[" : "endpoint=");
 	append_text(request, endpoint->host);
-	snprintf(port, sizeof(port), "%s:%u\n", brackets ? "]" : "", endpoint->port);
-	append_text(request, port);
+	if (brackets)
+		port[len++] = ']';
+	port[len++] = ':';
+	len += ppn_wg_decimal_format(port + len, endpoint->port);
+	port[len++] = '\n';
+	append(request, port, len);
 }
 
 static void append_allowed_ips(struct ppn_wg_uapi_request *request, const struct ppn_wg_peer *peer)
 {
+	static const char key[] = "allowed_ip=";
+
 	append_text(request, "replace_allowed_ips=true\n");
 	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
-		char prefix[PPN_PREFIX_STRLEN];
+		char line[sizeof(key) + PPN_PREFIX_STRLEN + 1];
+		size_t len = sizeof(key) - 1;
 
-		ppn_prefix_to_string(&peer->allowed_ips[i], false, prefix);
-		append_text(request, "allowed_ip=");
-		append_text(request, prefix);
-		append_text(request, "\n");
+		memcpy(line, key, len);
+		len += ppn_wg_prefix_format(line + len, &peer->allowed_ips[i]);
+		line[len++] = '\n';
+		append(request, line, len);
 	}
 }
 
@@ -111,7 +127,8 @@ static void append_op(struct ppn_wg_uapi_request *request, const struct ppn_wg_p
 		append_allowed_ips(request, peer);
 }
 
-void ppn_wg_uapi_request_build(struct ppn_wg_uapi_request *request, const struct ppn_wg_set *set)
+/* The head, and the device's own lines that start the body. */
+static void start_request(struct ppn_wg_uapi_request *request, const struct ppn_wg_set *set)
 {
 	static const char verb[] = "set=1\n";
 
@@ -124,6 +141,11 @@ void ppn_wg_uapi_request_build(struct ppn_wg_uapi_request *request, const struct
 
 	if (set->set_listen_port)
 		append_number(request, "listen_port", set->listen_port);
+}
+
+void ppn_wg_uapi_request_build(struct ppn_wg_uapi_request *request, const struct ppn_wg_set *set)
+{
+	start_request(request, set);
 	for (size_t i = 0; i < set->n_ops; i++)
 		append_op(request, &set->ops[i]);
 	append_text(request, "\n");
@@ -189,30 +211,46 @@ static int read_errno(int fd)
 	return -(int)number;
 }
 
-int ppn_wg_uapi_send_request(const char *path, const struct ppn_wg_uapi_request *request)
+/* Sends what the body holds and empties it. */
+static int send_body(int fd, struct ppn_wg_uapi_request *request)
 {
-	_cleanup_close_ int fd = ppn_wg_uapi_connect(path);
-	int r;
+	int r = send_all(fd, request->body, request->body_len);
 
-	if (fd < 0)
-		return fd;
-	r = send_all(fd, request->head, request->head_len);
-	if (r == 0)
-		r = send_all(fd, request->body, request->body_len);
-	if (r == 0)
-		r = read_errno(fd);
+	request->body_len = 0;
 	return r;
 }
 
-int ppn_wg_uapi_set_device(const char *ifname, struct ppn_wg_set *set)
+/*
+ * The same text as ppn_wg_uapi_request_build() makes, sent as it is made: the head first
+ * (then wiped), the body whenever it holds a chunk.
+ */
+static int stream_request(int fd, const struct ppn_wg_set *set)
 {
-	_cleanup_free_ char *path = ppn_wg_uapi_socket_path(ifname);
 	struct ppn_wg_uapi_request request;
 	int r;
 
-	ppn_wg_uapi_request_build(&request, set);
-	r = ppn_wg_uapi_send_request(path, &request);
+	start_request(&request, set);
+	r = send_all(fd, request.head, request.head_len);
+	for (size_t i = 0; r == 0 && i < set->n_ops; i++) {
+		append_op(&request, &set->ops[i]);
+		if (request.body_len >= SEND_CHUNK)
+			r = send_body(fd, &request);
+	}
+	if (r == 0) {
+		append_text(&request, "\n");
+		r = send_body(fd, &request);
+	}
 	ppn_wg_uapi_request_release(&request);
+	return r;
+}
+
+int ppn_wg_uapi_set_device_at(const char *path, const char *ifname, struct ppn_wg_set *set)
+{
+	_cleanup_close_ int fd = ppn_wg_uapi_connect(path);
+	int r = fd < 0 ? fd : stream_request(fd, set);
+
+	if (r == 0)
+		r = read_errno(fd);
 
 	set->device_result = r;
 	for (size_t i = 0; i < set->n_ops; i++)
@@ -224,4 +262,11 @@ int ppn_wg_uapi_set_device(const char *ifname, struct ppn_wg_set *set)
 		ppn_debug("wireguard/interface '%s': sent %zu peer operation%s in one UAPI request",
 			  ifname, set->n_ops, set->n_ops == 1 ? "" : "s");
 	return r;
+}
+
+int ppn_wg_uapi_set_device(const char *ifname, struct ppn_wg_set *set)
+{
+	_cleanup_free_ char *path = ppn_wg_uapi_socket_path(ifname);
+
+	return ppn_wg_uapi_set_device_at(path, ifname, set);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -368,6 +369,27 @@ static void test_wg_diff_forwarding(void **unused)
 	ppn_wg_device_free(absent);
 }
 
+/* The fast formatter writes exactly what the model's does, for both families. */
+static void test_wg_diff_prefix_format(void **unused)
+{
+	for (unsigned i = 0; i < 20000; i++) {
+		struct ppn_prefix prefix = {.family = i % 2 ? AF_INET6 : AF_INET};
+		char want[PPN_PREFIX_STRLEN], got[PPN_PREFIX_STRLEN];
+		size_t len;
+
+		for (size_t b = 0; b < 16; b++)
+			prefix.addr[b] =
+				(uint8_t)((i * 2654435761u) >> (b % 4 * 8)) & (b % 3 ? 0xff : 0);
+		if (prefix.family == AF_INET)
+			memset(prefix.addr + 4, 0, 12);
+		prefix.len = (uint8_t)(i % (prefix.family == AF_INET ? 33 : 129));
+		ppn_prefix_to_string(&prefix, false, want);
+		len = ppn_wg_prefix_format(got, &prefix);
+		got[len] = '\0';
+		assert_string_equal(got, want);
+	}
+}
+
 static const struct ppn_wg_change *payload(const struct ppn_plan *plan, size_t i)
 {
 	assert_true(i < plan->n_actions);
@@ -418,6 +440,15 @@ static void test_wg_diff_payloads(void **unused)
 	assert_int_equal(plan.actions[5].op, PPN_OP_DELETE);
 	assert_string_equal(plan.actions[5].kind, "wireguard/address");
 	assert_int_equal(ppn_prefix_cmp(&payload(&plan, 5)->prefix, &stale), 0);
+	/* Each peer is where its index says: in desired, or in observed for the delete. */
+	for (size_t i = 1; i <= 4; i++) {
+		const struct ppn_wg_device *side = i == 4 ? observed : desired;
+		const struct ppn_wg_change *change = payload(&plan, i);
+
+		assert_true(change->index < side->n_peers);
+		assert_memory_equal(side->peers[change->index].public_key.bytes,
+				    change->public_key.bytes, PPN_KEY_LEN);
+	}
 	ppn_plan_release(&plan);
 
 	/* A create sets everything the peer has. */
@@ -486,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_wg_diff_addresses_and_routes),
 		cmocka_unit_test(test_wg_diff_forwarding),
 		cmocka_unit_test(test_wg_diff_payloads),
+		cmocka_unit_test(test_wg_diff_prefix_format),
 		cmocka_unit_test(test_wg_diff_ten_thousand_in_sync),
 	};
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The userspace backend's set requests: the exact text for each kind of peer change, the
- * private key kept out of the growing buffer and wiped, and the reply read off a real unix
- * socket.
+ * private key kept out of the growing buffer and wiped, and the same text streamed over a real
+ * unix socket, with the reply read back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -179,14 +179,14 @@ static void test_wg_uapiset_without_key(void **unused)
  * the expected one. */
 static void serve_one(int listener, const char *expected, const char *reply)
 {
-	char request[4096] = "";
-	size_t got = 0;
+	size_t want = strlen(expected), got = 0;
+	char *request = malloc(want + 4096);
 	int fd = accept(listener, NULL, NULL);
 
-	if (fd < 0)
+	if (fd < 0 || !request)
 		_exit(2);
-	while (got < sizeof(request) - 1 && !strstr(request, "\n\n")) {
-		ssize_t r = read(fd, request + got, sizeof(request) - 1 - got);
+	while (got < 2 || request[got - 2] != '\n' || request[got - 1] != '\n') {
+		ssize_t r = read(fd, request + got, want + 4096 - got);
 
 		if (r <= 0)
 			_exit(3);
@@ -194,18 +194,26 @@ static void serve_one(int listener, const char *expected, const char *reply)
 	}
 	if (write(fd, reply, strlen(reply)) != (ssize_t)strlen(reply))
 		_exit(4);
-	_exit(strcmp(request, expected) == 0 ? 0 : 1);
+	_exit(got == want && memcmp(request, expected, want) == 0 ? 0 : 1);
 }
 
-/* Sends request to a server that answers reply; returns what the client made of it. */
-static int round_trip(const struct ppn_wg_uapi_request *request, const char *reply)
+/*
+ * Sends set to a server that answers reply, through the streaming sender; the server checks
+ * it received exactly the text request_build() makes. Returns what the sender made of the
+ * reply.
+ */
+static int round_trip(struct ppn_wg_set *set, const char *reply)
 {
 	char dir[] = "/tmp/ppna-test-uapiset.XXXXXX";
 	struct sockaddr_un address = {.sun_family = AF_UNIX};
-	_cleanup_free_ char *expected = request_text(request);
-	_cleanup_free_ char *path = NULL;
+	struct ppn_wg_uapi_request request;
+	_cleanup_free_ char *expected = NULL, *path = NULL;
 	int listener, status, r;
 	pid_t child;
+
+	ppn_wg_uapi_request_build(&request, set);
+	expected = request_text(&request);
+	ppn_wg_uapi_request_release(&request);
 
 	assert_non_null(mkdtemp(dir));
 	path = ppn_xasprintf("%s/ppna0.sock", dir);
@@ -219,38 +227,69 @@ static int round_trip(const struct ppn_wg_uapi_request *request, const char *rep
 		serve_one(listener, expected, reply);
 	close(listener);
 
-	r = ppn_wg_uapi_send_request(path, request);
+	r = ppn_wg_uapi_set_device_at(path, "ppna0", set);
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	unlink(path);
 	rmdir(dir);
+
+	assert_int_equal(set->device_result, r);
+	for (size_t i = 0; i < set->n_ops; i++)
+		assert_int_equal(set->ops[i].result, r);
 	return r;
 }
 
 static void test_wg_uapiset_replies(void **unused)
 {
 	struct ppn_wg_set set = {.set_listen_port = true, .listen_port = 51999};
-	struct ppn_wg_uapi_request request;
 
-	ppn_wg_uapi_request_build(&request, &set);
-	assert_int_equal(round_trip(&request, "errno=0\n\n"), 0);
-	assert_int_equal(round_trip(&request, "errno=-22\n\n"), -EINVAL);
-	assert_int_equal(round_trip(&request, "errno=1\n\n"), -EPERM);
-	assert_int_equal(round_trip(&request, "errno=zz\n\n"), -EPROTO);
-	assert_int_equal(round_trip(&request, "listen_port=1\nerrno=0\n\n"), -EPROTO);
-	assert_int_equal(round_trip(&request, "errno=0\n"), -EPROTO);
-	ppn_wg_uapi_request_release(&request);
+	assert_int_equal(round_trip(&set, "errno=0\n\n"), 0);
+	assert_int_equal(round_trip(&set, "errno=-22\n\n"), -EINVAL);
+	assert_int_equal(round_trip(&set, "errno=1\n\n"), -EPERM);
+	assert_int_equal(round_trip(&set, "errno=zz\n\n"), -EPROTO);
+	assert_int_equal(round_trip(&set, "listen_port=1\nerrno=0\n\n"), -EPROTO);
+	assert_int_equal(round_trip(&set, "errno=0\n"), -EPROTO);
+}
+
+/* A set far larger than one chunk arrives whole and in order, key included. */
+static void test_wg_uapiset_streamed(void **unused)
+{
+	struct ppn_wg_device *device = ppn_wg_device_new("ppna0");
+	struct ppn_wg_peer_op *ops = ppn_xcalloc(3000, sizeof(*ops));
+	struct ppn_secret_key secret;
+	struct ppn_wg_set set = {.private_key = &secret, .ops = ops, .n_ops = 3000};
+
+	memset(secret.bytes, 0x77, sizeof(secret.bytes));
+	for (unsigned i = 0; i < 3000; i++) {
+		char ip1[32], ip2[32], host[32];
+
+		snprintf(ip1, sizeof(ip1), "10.%u.%u.1/32", i >> 8, i & 0xff);
+		snprintf(ip2, sizeof(ip2), "10.%u.%u.2/32", i >> 8, i & 0xff);
+		snprintf(host, sizeof(host), "192.0.2.%u", i % 250);
+		add_peer(device, (uint8_t)i, host, 25, ip1, ip2);
+	}
+	for (unsigned i = 0; i < 3000; i++)
+		ops[i] = (struct ppn_wg_peer_op){PPN_WG_PEER_ADD, &device->peers[i],
+						 PPN_WG_FIELD_ENDPOINT | PPN_WG_FIELD_ALLOWED_IPS |
+							 PPN_WG_FIELD_KEEPALIVE};
+	assert_int_equal(round_trip(&set, "errno=0\n\n"), 0);
+	free(ops);
+	ppn_wg_device_free(device);
 }
 
 static void test_wg_uapiset_nobody_listening(void **unused)
 {
-	struct ppn_wg_set set = {.set_listen_port = true, .listen_port = 1};
-	struct ppn_wg_uapi_request request;
+	struct ppn_wg_peer_op op = {.verb = PPN_WG_PEER_REMOVE};
+	struct ppn_wg_set set = {.set_listen_port = true, .listen_port = 1, .ops = &op, .n_ops = 1};
+	struct ppn_wg_device *device = ppn_wg_device_new("ppna0");
 
-	ppn_wg_uapi_request_build(&request, &set);
-	assert_int_equal(ppn_wg_uapi_send_request("/nonexistent/ppna0.sock", &request), -ENODEV);
-	ppn_wg_uapi_request_release(&request);
+	op.peer = add_peer(device, 0x11, NULL, 0, "10.0.0.1/32", NULL);
+	assert_int_equal(ppn_wg_uapi_set_device_at("/nonexistent/ppna0.sock", "ppna0", &set),
+			 -ENODEV);
+	assert_int_equal(set.device_result, -ENODEV);
+	assert_int_equal(op.result, -ENODEV);
+	ppn_wg_device_free(device);
 }
 
 int main(void)
@@ -259,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_wg_uapiset_request_text),
 		cmocka_unit_test(test_wg_uapiset_without_key),
 		cmocka_unit_test(test_wg_uapiset_replies),
+		cmocka_unit_test(test_wg_uapiset_streamed),
 		cmocka_unit_test(test_wg_uapiset_nobody_listening),
 	};
 
