@@ -235,9 +235,11 @@ static void send_set(struct apply_pass *pass, struct ppn_wg_set *set)
 	}
 }
 
+/* The interface fails only for its own part: a request that carried no key or port and failed
+ * for a peer is that peer's failure. */
 static void record_set(struct apply_pass *pass, const struct ppn_wg_set *set, const size_t *owners)
 {
-	if (set->device_result < 0)
+	if ((set->private_key || set->set_listen_port) && set->device_result < 0)
 		fail_interface(pass, "configure WireGuard", set->device_result);
 	for (size_t i = 0; i < set->n_ops; i++)
 		if (set->ops[i].result < 0)
@@ -279,9 +281,9 @@ static void change_link_state(struct apply_pass *pass, struct ppn_wg_link *link)
 	if (!(fields & (PPN_WG_FIELD_MTU | PPN_WG_FIELD_UP)))
 		return;
 	r = ppn_wg_link_set(link, fields & PPN_WG_FIELD_MTU ? desired->mtu : 0,
-			    (fields & PPN_WG_FIELD_UP) && desired->up);
+			    fields & PPN_WG_FIELD_UP, desired->up);
 	if (r < 0)
-		fail_interface(pass, "set its MTU and bring it up", r);
+		fail_interface(pass, "set its MTU and state", r);
 }
 
 /* The actions of one kind and op, one prefix each. */

@@ -244,8 +244,8 @@ int ppn_wg_link_create(const char *ifname, const char *kind);
 int ppn_wg_link_open(const char *ifname, struct ppn_wg_link **out);
 void ppn_wg_link_close(struct ppn_wg_link *link);
 
-/* Sets the MTU (0: leave it) and brings the link up when up is true. */
-int ppn_wg_link_set(struct ppn_wg_link *link, uint32_t mtu, bool up);
+/* Sets the MTU (0: leave it) and, when set_state is true, brings the link up or down. */
+int ppn_wg_link_set(struct ppn_wg_link *link, uint32_t mtu, bool set_state, bool up);
 
 /* Adds (add true) or removes an address of the link. */
 int ppn_wg_link_address(struct ppn_wg_link *link, const struct ppn_prefix *prefix, bool add);

@@ -90,7 +90,7 @@ void ppn_wg_link_close(struct ppn_wg_link *link)
 	free(link);
 }
 
-int ppn_wg_link_set(struct ppn_wg_link *link, uint32_t mtu, bool up)
+int ppn_wg_link_set(struct ppn_wg_link *link, uint32_t mtu, bool set_state, bool up)
 {
 	struct rtnl_link *change = rtnl_link_alloc();
 	struct rtnl_link *current = NULL;
@@ -100,8 +100,10 @@ int ppn_wg_link_set(struct ppn_wg_link *link, uint32_t mtu, bool up)
 	if (r == 0) {
 		if (mtu)
 			rtnl_link_set_mtu(change, mtu);
-		if (up)
+		if (set_state && up)
 			rtnl_link_set_flags(change, IFF_UP);
+		else if (set_state)
+			rtnl_link_unset_flags(change, IFF_UP);
 		r = rtnl_link_change(link->sock, current, change, 0);
 	}
 	rtnl_link_put(current);
