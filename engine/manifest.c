@@ -22,6 +22,7 @@
 /* The fleet being built, with the capacities of its arrays. */
 struct loader {
 	struct ppn_fleet *fleet;
+	struct ppn_ytree_ahead *parser; /* parses the file set's YAML ahead of the loader */
 	size_t cap_nodes;
 	size_t cap_peers;
 	size_t cap_images;
@@ -331,7 +332,22 @@ static const char *keep_path(struct loader *loader, const char *display)
 	return *slot;
 }
 
-static void load_file(struct loader *loader, const struct ppn_file *input, struct ppn_diags *diags)
+/*
+ * Whether the loader reads a file's YAML: as classify() decides without reporting anything,
+ * for the parser that works ahead (a wrong guess would only cost time).
+ */
+static bool is_read(const struct ppn_file *file)
+{
+	const char *slash = strchr(file->path, '/');
+
+	if (strcmp(file->path, "ppn.yaml") == 0)
+		return true;
+	return slash && find_kind_dir(file->path, (size_t)(slash - file->path)) &&
+	       !strchr(slash + 1, '/') && has_suffix(slash + 1, ".yaml");
+}
+
+static void load_file(struct loader *loader, size_t index, const struct ppn_file *input,
+		      struct ppn_diags *diags)
 {
 	_cleanup_free_ char *stem = NULL;
 	const struct kind_dir *kind = classify(input, diags, &stem);
@@ -344,7 +360,7 @@ static void load_file(struct loader *loader, const struct ppn_file *input, struc
 		loader->have_network = true;
 
 	file.path = keep_path(loader, input->display);
-	if (ppn_ytree_parse(input->data, input->size, file.path, &root, diags) < 0)
+	if (ppn_ytree_ahead_take(loader->parser, index, file.path, &root, diags) < 0)
 		return; /* after a YAML error, the rest of the file is not worth reading */
 
 	read_manifest(loader, &file, kind, stem, root);
@@ -393,8 +409,11 @@ int ppn_manifest_load(const struct ppn_fileset *set, struct ppn_fleet **out,
 	if (!loader.fleet)
 		return -ENOMEM;
 
+	/* YAML is most of the work, and each file parses on its own: a second thread helps. */
+	loader.parser = ppn_ytree_ahead_new(set, is_read);
 	for (size_t i = 0; i < set->count; i++)
-		load_file(&loader, &set->files[i], diags);
+		load_file(&loader, i, &set->files[i], diags);
+	ppn_ytree_ahead_free(loader.parser);
 	if (!loader.have_network)
 		report_no_network(set, diags);
 

@@ -2,6 +2,8 @@
 #include "ytree.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -589,6 +591,197 @@ void ppn_ytree_free(struct ppn_ynode *root)
 	if (root)
 		tree_free((struct tree *)((char *)root - offsetof(struct tree, root)));
 }
+
+/* --- parsing ahead ------------------------------------------------------------------- */
+
+/*
+ * Files parsed before the caller takes them: bounds the memory held. The helper waits when it
+ * is this far ahead, until the caller has taken half of them, so that it is not woken for
+ * every file.
+ */
+#define AHEAD_MAX 64
+
+/* One file of the set, as whoever claimed it left it. */
+struct ahead_file {
+	bool done;   /* claimed and finished with */
+	bool parsed; /* and parsed: r, root and diags are ppn_ytree_parse()'s */
+	int r;
+	struct ppn_ynode *root;
+	struct ppn_diags diags;
+};
+
+struct ppn_ytree_ahead {
+	const struct ppn_fileset *set;
+	bool (*wanted)(const struct ppn_file *file);
+	struct ahead_file *files;
+	bool has_helper;
+	pthread_t helper;
+
+	/* Everything below, and the files' done, parsed, r and root, under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t done; /* a file was finished with */
+	pthread_cond_t room; /* the helper may go on: the caller took files, or it must stop */
+	size_t next;         /* the first file nobody has claimed */
+	size_t reading;      /* the file the caller takes, or took last */
+	bool stop;
+};
+
+/* Claims the next file, if it is not too far ahead of the caller. Under lock. */
+static bool ahead_claim(struct ppn_ytree_ahead *ahead, size_t *index)
+{
+	if (ahead->next >= ahead->set->count || ahead->next >= ahead->reading + AHEAD_MAX)
+		return false;
+	*index = ahead->next++;
+	return true;
+}
+
+/* Parses a claimed file into its place (without the lock held on entry or on return). */
+static void ahead_parse(struct ppn_ytree_ahead *ahead, size_t index)
+{
+	const struct ppn_file *file = &ahead->set->files[index];
+	struct ahead_file *result = &ahead->files[index];
+	bool parse = ahead->wanted(file);
+	struct ppn_ynode *root = NULL;
+	struct ppn_diags diags = {0};
+	int r = 0;
+
+	/* The diagnostic's path is the caller's to choose: it is replaced on take. */
+	if (parse)
+		r = ppn_ytree_parse(file->data, file->size, file->display, &root, &diags);
+
+	pthread_mutex_lock(&ahead->lock);
+	*result = (struct ahead_file){true, parse, r, root, diags};
+	pthread_cond_broadcast(&ahead->done);
+	pthread_mutex_unlock(&ahead->lock);
+}
+
+static void *ahead_helper(void *arg)
+{
+	struct ppn_ytree_ahead *ahead = arg;
+	size_t index;
+
+	pthread_mutex_lock(&ahead->lock);
+	while (!ahead->stop && ahead->next < ahead->set->count) {
+		if (!ahead_claim(ahead, &index)) {
+			pthread_cond_wait(&ahead->room, &ahead->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&ahead->lock);
+		ahead_parse(ahead, index);
+		pthread_mutex_lock(&ahead->lock);
+	}
+	pthread_mutex_unlock(&ahead->lock);
+	return NULL;
+}
+
+/* The helper takes no signals: they stay with the threads that expect them. */
+static bool ahead_start(struct ppn_ytree_ahead *ahead)
+{
+	sigset_t all, old;
+	bool started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(&ahead->helper, NULL, ahead_helper, ahead) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return started;
+}
+
+struct ppn_ytree_ahead *ppn_ytree_ahead_new(const struct ppn_fileset *set,
+					    bool (*wanted)(const struct ppn_file *file))
+{
+	struct ppn_ytree_ahead *ahead = ppn_xcalloc(1, sizeof(*ahead));
+
+	ahead->set = set;
+	ahead->wanted = wanted;
+	ahead->files = ppn_xcalloc(set->count, sizeof(*ahead->files));
+	pthread_mutex_init(&ahead->lock, NULL);
+	pthread_cond_init(&ahead->done, NULL);
+	pthread_cond_init(&ahead->room, NULL);
+	ahead->has_helper = set->count > 1 && ahead_start(ahead);
+	return ahead;
+}
+
+/*
+ * Waits until the file the caller takes is finished with, parsing other files meanwhile rather
+ * than idling. Returns whether the caller must parse the file itself: nobody claimed it yet.
+ * Under lock.
+ */
+static bool ahead_wait(struct ppn_ytree_ahead *ahead, size_t index)
+{
+	size_t other;
+
+	ahead->reading = index;
+	if (ahead->next + AHEAD_MAX / 2 <= index + AHEAD_MAX)
+		pthread_cond_signal(&ahead->room);
+	if (ahead->next <= index) {
+		ahead->next = index + 1;
+		return true;
+	}
+
+	while (!ahead->files[index].done) {
+		if (!ahead_claim(ahead, &other)) {
+			pthread_cond_wait(&ahead->done, &ahead->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&ahead->lock);
+		ahead_parse(ahead, other);
+		pthread_mutex_lock(&ahead->lock);
+	}
+	return false;
+}
+
+int ppn_ytree_ahead_take(struct ppn_ytree_ahead *ahead, size_t index, const char *path,
+			 struct ppn_ynode **out, struct ppn_diags *diags)
+{
+	const struct ppn_file *file = &ahead->set->files[index];
+	struct ahead_file *result = &ahead->files[index];
+	bool mine;
+	int r;
+
+	pthread_mutex_lock(&ahead->lock);
+	mine = ahead_wait(ahead, index);
+	pthread_mutex_unlock(&ahead->lock);
+
+	if (mine || !result->parsed)
+		return ppn_ytree_parse(file->data, file->size, path, out, diags);
+
+	r = result->r;
+	for (size_t i = 0; i < result->diags.count; i++)
+		ppn_diags_add(diags, path, result->diags.items[i].line,
+			      result->diags.items[i].column, "%s", result->diags.items[i].message);
+	ppn_diags_release(&result->diags);
+	if (r == 0)
+		*out = PPN_TAKE_PTR(result->root);
+	return r;
+}
+
+void ppn_ytree_ahead_free(struct ppn_ytree_ahead *ahead)
+{
+	if (!ahead)
+		return;
+
+	if (ahead->has_helper) {
+		pthread_mutex_lock(&ahead->lock);
+		ahead->stop = true;
+		pthread_cond_signal(&ahead->room);
+		pthread_mutex_unlock(&ahead->lock);
+		pthread_join(ahead->helper, NULL);
+	}
+
+	/* Files parsed ahead that were never taken. */
+	for (size_t i = 0; i < ahead->set->count; i++) {
+		ppn_ytree_free(ahead->files[i].root);
+		ppn_diags_release(&ahead->files[i].diags);
+	}
+	pthread_cond_destroy(&ahead->room);
+	pthread_cond_destroy(&ahead->done);
+	pthread_mutex_destroy(&ahead->lock);
+	free(ahead->files);
+	free(ahead);
+}
+
+/* --- reading trees ------------------------------------------------------------------- */
 
 const struct ppn_yentry *ppn_ytree_find(const struct ppn_ynode *node, const char *text)
 {

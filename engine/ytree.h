@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "fileset.h"
 
 enum ppn_ynode_kind {
 	PPN_YNODE_SCALAR,
@@ -61,6 +62,34 @@ int ppn_ytree_parse(const char *data, size_t size, const char *path, struct ppn_
  * freed with it, never on its own); NULL is fine.
  */
 void ppn_ytree_free(struct ppn_ynode *root);
+
+/*
+ * Parsing ahead: a second thread parses the files of a file set while the caller takes their
+ * trees one by one, in order. For each file the caller gets exactly what ppn_ytree_parse()
+ * would give, the same tree or the same diagnostic, whatever the timing: a file that the
+ * helper has not claimed yet when it is asked for is parsed by the caller itself, and only the
+ * caller adds diagnostics. The helper stays at most a few dozen files ahead, so that only a
+ * few trees wait in memory.
+ */
+struct ppn_ytree_ahead;
+
+/*
+ * Starts parsing the files of set for which wanted() is true (a guess that only saves work:
+ * any file can still be taken). set must stay unchanged until ppn_ytree_ahead_free(). Never
+ * fails: without a second thread, every file is parsed when it is taken.
+ */
+struct ppn_ytree_ahead *ppn_ytree_ahead_new(const struct ppn_fileset *set,
+					    bool (*wanted)(const struct ppn_file *file));
+
+/*
+ * As ppn_ytree_parse() of set->files[index], reporting at path. Each call must ask for a
+ * higher index than the one before it.
+ */
+int ppn_ytree_ahead_take(struct ppn_ytree_ahead *ahead, size_t index, const char *path,
+			 struct ppn_ynode **out, struct ppn_diags *diags);
+
+/* Stops the helper and frees what it parsed that was not taken; NULL is fine. */
+void ppn_ytree_ahead_free(struct ppn_ytree_ahead *ahead);
 
 /* The entry of a mapping whose key is text; NULL when absent or when node is no mapping. */
 const struct ppn_yentry *ppn_ytree_find(const struct ppn_ynode *node, const char *text);

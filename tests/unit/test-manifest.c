@@ -679,6 +679,84 @@ static void test_manifest_ytree_large_tree(void **unused)
 	ppn_ytree_free(NULL);
 }
 
+/* Every file of the ahead tests but each seventh, whose YAML nobody wants. */
+static bool ahead_wanted(const struct ppn_file *file)
+{
+	return strstr(file->path, "-7.yaml") == NULL;
+}
+
+/* A tree as text, to compare two trees of one file. */
+static void tree_text(const struct ppn_ynode *node, char **text)
+{
+	char *longer = ppn_xasprintf("%s(%d %u:%u %s", *text, node->kind, node->line, node->column,
+				     node->text ? node->text : "");
+
+	free(*text);
+	*text = longer;
+	for (size_t i = 0; node->kind == PPN_YNODE_MAPPING && i < node->count; i++) {
+		tree_text(node->entries[i].key, text);
+		tree_text(node->entries[i].value, text);
+	}
+	for (size_t i = 0; node->kind == PPN_YNODE_SEQUENCE && i < node->count; i++)
+		tree_text(node->items[i], text);
+	longer = ppn_xasprintf("%s)", *text);
+	free(*text);
+	*text = longer;
+}
+
+/*
+ * Parsing ahead on a second thread gives each file exactly what parsing it alone gives, good
+ * or bad, taken or skipped, wanted by the helper or not, whatever the timing.
+ */
+static void test_manifest_ytree_ahead(void **unused)
+{
+	static const char *const bodies[] = {
+		"a: 1\nb: [x, y]\n", "a: 1\na: 2\n", "", "a: \"\\t\"\nb: {c: d}\n", "a: [\n",
+		"- 1\n- 2\n",        "k: \tv\n",
+	};
+	struct ppn_fileset set = {0};
+	struct ppn_ytree_ahead *ahead;
+
+	for (size_t i = 0; i < 700; i++) {
+		_cleanup_free_ char *path = ppn_xasprintf("f%03zu-%zu.yaml", i, i % 8);
+		const char *body = bodies[i % PPN_ARRAY_SIZE(bodies)];
+
+		ppn_fileset_add(&set, path, path, body, strlen(body));
+	}
+
+	ahead = ppn_ytree_ahead_new(&set, ahead_wanted);
+	for (size_t i = 0; i < set.count; i += 1 + (i % 5 == 0)) {
+		const struct ppn_file *file = &set.files[i];
+		struct ppn_diags alone_diags = {0}, ahead_diags = {0};
+		struct ppn_ynode *alone = NULL, *taken = NULL;
+		_cleanup_free_ char *alone_text = ppn_xstrdup(""), *taken_text = ppn_xstrdup("");
+		_cleanup_free_ char *alone_diag = NULL, *taken_diag = NULL;
+		int r = ppn_ytree_parse(file->data, file->size, "x.yaml", &alone, &alone_diags);
+
+		assert_int_equal(ppn_ytree_ahead_take(ahead, i, "x.yaml", &taken, &ahead_diags), r);
+		if (alone)
+			tree_text(alone, &alone_text);
+		if (taken)
+			tree_text(taken, &taken_text);
+		assert_string_equal(taken_text, alone_text);
+		alone_diag = diags_text(&alone_diags);
+		taken_diag = diags_text(&ahead_diags);
+		assert_string_equal(taken_diag, alone_diag);
+
+		ppn_ytree_free(alone);
+		ppn_ytree_free(taken);
+		ppn_diags_release(&alone_diags);
+		ppn_diags_release(&ahead_diags);
+	}
+	ppn_ytree_ahead_free(ahead);
+	ppn_ytree_ahead_free(NULL);
+
+	/* Stopped early, with files parsed ahead and never taken. */
+	ahead = ppn_ytree_ahead_new(&set, ahead_wanted);
+	ppn_ytree_ahead_free(ahead);
+	ppn_fileset_release(&set);
+}
+
 static void test_manifest_ytree_empty(void **unused)
 {
 	struct ppn_diags diags = {0};
@@ -978,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_ytree_refusals),
 		cmocka_unit_test(test_manifest_ytree_repeated_keys),
 		cmocka_unit_test(test_manifest_ytree_large_tree),
+		cmocka_unit_test(test_manifest_ytree_ahead),
 		cmocka_unit_test(test_manifest_ytree_empty),
 		cmocka_unit_test(test_manifest_example_values),
 		cmocka_unit_test(test_manifest_optional_values),
