@@ -115,9 +115,14 @@ static int drain(struct burn_source *source, uint8_t **data, size_t *size, char 
 	return 0;
 }
 
-static int write_image(IsoImage *image, uint8_t **data, size_t *size, char **why)
+/* A seed being written by libisofs' thread. */
+struct ppn_lv_seed {
+	IsoImage *image;
+	struct burn_source *source;
+};
+
+static int start_writer(struct ppn_lv_seed *seed, char **why)
 {
-	struct burn_source *source = NULL;
 	IsoWriteOpts *opts = NULL;
 	int r = iso_write_opts_new(&opts, 0);
 
@@ -131,25 +136,34 @@ static int write_image(IsoImage *image, uint8_t **data, size_t *size, char **why
 	 * reader, and small enough (96 KiB) to come from the heap: the default 2 MiB ring is
 	 * mapped and faulted in afresh for every seed, which costs more than the seed does. */
 	iso_write_opts_set_fifo_size(opts, SEED_FIFO_BLOCKS);
-	r = iso_image_create_burn_source(image, opts, &source);
+	r = iso_image_create_burn_source(seed->image, opts, &seed->source);
 	iso_write_opts_free(opts);
 	if (r < 0) {
 		*why = isofs_why("start writing the image", r);
 		return -EIO;
 	}
-
-	r = drain(source, data, size, why);
-	if (r < 0 && source->cancel)
-		source->cancel(source);
-	source->free_data(source);
-	free(source);
-	return r;
+	return 0;
 }
 
-int ppn_lv_seed_build(const struct ppn_lv_seed_files *files, uint8_t **data, size_t *size,
-		      char **why)
+void ppn_lv_seed_free(struct ppn_lv_seed *seed)
 {
-	IsoImage *image = NULL;
+	if (!seed)
+		return;
+	if (seed->source) {
+		/* Stops the writer thread when its image was not read to the end. */
+		if (seed->source->cancel)
+			seed->source->cancel(seed->source);
+		seed->source->free_data(seed->source);
+		free(seed->source);
+	}
+	if (seed->image)
+		iso_image_unref(seed->image);
+	free(seed);
+}
+
+int ppn_lv_seed_start(const struct ppn_lv_seed_files *files, struct ppn_lv_seed **out, char **why)
+{
+	struct ppn_lv_seed *seed;
 	int r;
 
 	pthread_once(&isofs_once, isofs_init);
@@ -158,14 +172,39 @@ int ppn_lv_seed_build(const struct ppn_lv_seed_files *files, uint8_t **data, siz
 		return -EIO;
 	}
 
-	r = iso_image_new(SEED_VOLUME_ID, &image);
+	seed = ppn_xcalloc(1, sizeof(*seed));
+	r = iso_image_new(SEED_VOLUME_ID, &seed->image);
 	if (r < 0) {
+		free(seed);
 		*why = isofs_why("create an image", r);
 		return -ENOMEM;
 	}
-	r = add_files(image, files, why);
+	r = add_files(seed->image, files, why);
 	if (r == 0)
-		r = write_image(image, data, size, why);
-	iso_image_unref(image);
+		r = start_writer(seed, why);
+	if (r < 0) {
+		ppn_lv_seed_free(seed);
+		return r;
+	}
+	*out = seed;
+	return 0;
+}
+
+int ppn_lv_seed_finish(struct ppn_lv_seed *seed, uint8_t **data, size_t *size, char **why)
+{
+	int r = drain(seed->source, data, size, why);
+
+	ppn_lv_seed_free(seed);
 	return r;
+}
+
+int ppn_lv_seed_build(const struct ppn_lv_seed_files *files, uint8_t **data, size_t *size,
+		      char **why)
+{
+	struct ppn_lv_seed *seed;
+	int r = ppn_lv_seed_start(files, &seed, why);
+
+	if (r < 0)
+		return r;
+	return ppn_lv_seed_finish(seed, data, size, why);
 }
