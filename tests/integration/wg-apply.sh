@@ -46,6 +46,7 @@ done
 
 work=$(mktemp -d /tmp/ppna-apply.XXXXXX)
 peer_pid=""
+holder=""
 
 # The daemon the plugin started is found by its exact command line, and killed by PID.
 cleanup() {
@@ -54,10 +55,10 @@ cleanup() {
 	for pid in $(pgrep -f "^wireguard-go $if1\$" || true); do
 		kill "$pid" 2>/dev/null || true
 	done
-	if [ -n "$peer_pid" ]; then
-		kill "$peer_pid" 2>/dev/null || true
-		wait "$peer_pid" 2>/dev/null || true
-	fi
+	for pid in $peer_pid $holder; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	ip netns del $ns1 2>/dev/null || true
 	ip netns del $ns2 2>/dev/null || true
 	rm -rf "$work"
@@ -361,3 +362,35 @@ grep -q "wireguard/interface '$if1': cannot set the private key: no key in\
 	fail "pass 6: no clear error: $(cat "$work/pass6.err")"
 [ "$(in_ns1 wg show $if1 public-key)" = "$alpha_pub" ] || fail "pass 6: the key changed"
 echo "PASS: the node's own key is planned with, and a missing key file is a clear error"
+
+# --- 5. One refused action does not stop the others ---
+# Another socket holds the new listen port: wireguard-go refuses it and reads no further in
+# that request, yet the new peer (and its route) must still get in; the port follows once free.
+holder_script='import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 51999))
+time.sleep(120)'
+ip netns exec $ns1 /usr/bin/python3 -c "$holder_script" & # exec'ed: $! is python itself
+holder=$!
+for _ in $(seq 100); do
+	in_ns1 ss -Huln 'sport = :51999' | grep -q . && break
+	sleep 0.05
+done
+zeta_pub=$(wg genkey | wg pubkey)
+sed -i 's/^listenPort: 51820$/listenPort: 51999/' "$fleet/ppn.yaml"
+write_peer zeta "$zeta_pub" 10.98.0.6 $'endpoint: 198.51.100.7:51820\n'
+status=0
+run_driver "$work/pass7" 2>"$work/pass7.err" || status=$?
+kill $holder
+wait $holder 2>/dev/null || true
+holder=""
+[ $status -eq 1 ] || fail "pass 7: exit $status with the port taken"
+grep -q -x 'apply: 3 actions, 1 failed' "$work/pass7" || fail "pass 7: $(cat "$work/pass7")"
+grep -q "wireguard/interface '$if1': cannot configure WireGuard: Address already in use" \
+	"$work/pass7.err" || fail "pass 7: $(cat "$work/pass7.err")"
+[ "$(peer_field "$zeta_pub" 4)" = 10.98.0.6/32 ] || fail "pass 7: zeta was not added"
+in_ns1 ip route show dev $if1 | grep -q '^10\.98\.0\.6 ' || fail "pass 7: no route to zeta"
+
+run_driver "$work/pass8" || fail "pass 8: $(cat "$work/pass8")"
+[ "$(in_ns1 wg show $if1 listen-port)" = 51999 ] || fail "pass 8: the port did not follow"
+echo "PASS: a refused listen port failed alone; the new peer got in; the port followed once free"
