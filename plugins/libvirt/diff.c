@@ -340,6 +340,12 @@ int ppn_lv_plan(struct ppn_lv_state *state, const struct ppn_desired *desired,
 	struct ppn_facts facts;
 	size_t n;
 
+	/* Without a fleet or a node name every domain would look unwanted: plan nothing. */
+	if (!fleet || !state->node) {
+		lv_err(state, "libvirt/connection '%s': cannot plan without %s", state->uri,
+		       fleet ? "this node's name" : "a fleet");
+		return -EINVAL;
+	}
 	ppn_lv_facts(state, &facts);
 	plan_notes(state, &facts, plan);
 	ppn_lv_wants(fleet, state->node, &wants, &n);

@@ -248,10 +248,13 @@ static void host_memory(struct ppn_lv_state *state, struct ppn_facts *facts)
 	virNodeInfo info;
 	unsigned long long free_bytes;
 
+	int r;
+
 	if (state->uri && ppn_lv_uri_is_local(state->uri)) {
-		if (meminfo(&facts->memory_total, &facts->memory_available) < 0)
+		r = meminfo(&facts->memory_total, &facts->memory_available);
+		if (r < 0)
 			lv_warn(state, "libvirt/facts: cannot read /proc/meminfo: %s",
-				strerror(errno));
+				strerror(-r));
 		return;
 	}
 	if (!state->conn || virNodeGetInfo(state->conn, &info) < 0)

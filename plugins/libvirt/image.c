@@ -157,8 +157,8 @@ static int import_volume(struct ppn_lv_state *state, virStoragePoolPtr pool, con
 			ppn_lv_writer_abort(&writer);
 	}
 	if (r < 0 && virStorageVolDelete(volume, 0) < 0)
-		ppn_debug("libvirt/image '%s': cannot delete the rejected copy: %s", image->name,
-			  ppn_lv_error());
+		lv_debug(state, "libvirt/image '%s': cannot delete the rejected copy: %s",
+			 image->name, ppn_lv_error());
 	virStorageVolFree(volume);
 	return r;
 }

@@ -683,6 +683,21 @@ static void test_libvirt_delete_removes_only_its_own(void **unused)
 	fx_free(fx);
 }
 
+/* Without a fleet every domain would look unwanted: the plan is refused, not a wipe. */
+static void test_libvirt_no_fleet_plans_nothing(void **unused)
+{
+	struct fx *fx = fx_two_vms();
+	struct ppn_desired none = {0};
+	struct ppn_plan plan;
+
+	ppn_plan_init(&plan);
+	assert_int_equal(ppn_plugin.plan(fx->state, &none, &plan), -EINVAL);
+	assert_int_equal(plan.n_actions, 0);
+	ppn_plan_release(&plan);
+	assert_true(domain_running(fx, "ppn-ppnv-a"));
+	fx_free(fx);
+}
+
 /* A pin wins over a placement. */
 static void test_libvirt_pin_wins_over_placement(void **unused)
 {
@@ -1143,6 +1158,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_cloud_init_change_is_an_update),
 		cmocka_unit_test(test_libvirt_generation_change_is_a_fresh_instance),
 		cmocka_unit_test(test_libvirt_delete_removes_only_its_own),
+		cmocka_unit_test(test_libvirt_no_fleet_plans_nothing),
 		cmocka_unit_test(test_libvirt_pin_wins_over_placement),
 		cmocka_unit_test(test_libvirt_volumes_without_domain_are_adopted),
 		cmocka_unit_test(test_libvirt_defined_domain_without_seed_is_finished),
