@@ -201,18 +201,23 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
+phases() { # a or b: the medians of the plugin's own steps
+	echo "observe $(median <"$work/$1-observe") ms, plan $(median <"$work/$1-plan") ms," \
+		"apply $(median <"$work/$1-apply") ms"
+}
+
 cat <<EOF
 
 (a) $peers peers onto an empty interface
     plugin: observe + plan + apply (whole process)  $a_plugin ms
-        of which observe $(median <"$work/a-observe") ms, plan $(median <"$work/a-plan") ms, apply $(median <"$work/a-apply") ms
+        of which $(phases a)
     wg setconf                                      $a_wg ms
     ratio plugin / wg setconf                       $(ratio "$a_plugin" "$a_wg")   (target <= 1.0)
     ratio of the apply call alone / wg setconf      $(ratio "$(median <"$work/a-apply")" "$a_wg")
 
 (b) $replaced of $peers peers replaced
     plugin: observe + plan + apply (whole process)  $b_plugin ms
-        of which observe $(median <"$work/b-observe") ms, plan $(median <"$work/b-plan") ms, apply $(median <"$work/b-apply") ms
+        of which $(phases b)
     wg syncconf                                     $b_wg ms
     ratio plugin / wg syncconf                      $(ratio "$b_plugin" "$b_wg")   (target <= 1.0)
 

@@ -203,7 +203,8 @@ run_driver "$work/dry" -n || fail "a learned endpoint counts as drift: $(cat "$w
 write_peer delta "$delta_pub" 10.98.0.44 $'persistentKeepalive: 25s\n'
 rm "$fleet/peers/gamma.yaml"
 write_peer epsilon "$epsilon_pub" 10.98.0.5 $'endpoint: 198.51.100.5:51820\n'
-run_driver "$work/pass2" 2>"$work/pass2.err" || { cat "$work/pass2" "$work/pass2.err" >&2; fail "pass 2"; }
+run_driver "$work/pass2" 2>"$work/pass2.err" ||
+	{ cat "$work/pass2" "$work/pass2.err" >&2; fail "pass 2"; }
 cat >"$work/pass2-want" <<EOF
 Plan for node 'alpha' from '$fleet'
 interface '$if1' observed through wireguard-go (userspace API)
@@ -344,7 +345,8 @@ echo "PASS: a pass in sync sent no set request (proxy saw: $(tr '\n' ' ' <"$work
 # The plan is made with the key the node holds; a manifest that says otherwise gets a note.
 other_pub=$(wg genkey | wg pubkey)
 write_peer alpha "$other_pub" 10.98.0.1 $'endpoint: 10.204.0.1:51820\nrelay: true\n'
-run_driver "$work/pass5" -n || fail "pass 5: the local key was not planned with: $(cat "$work/pass5")"
+run_driver "$work/pass5" -n ||
+	fail "pass 5: the local key was not planned with: $(cat "$work/pass5")"
 grep -q -x "the node's key '$alpha_pub' differs from peers/alpha.yaml ('$other_pub'): other\
  nodes will not accept it until the manifest is updated" "$work/pass5" ||
 	fail "pass 5: no note of the key mismatch: $(cat "$work/pass5")"
@@ -355,7 +357,8 @@ status=0
 in_ns1 "$driver" "$fleet" alpha "$work/no-key" $if1 >"$work/pass6" 2>"$work/pass6.err" ||
 	status=$?
 [ $status -eq 1 ] || fail "pass 6: exit $status without a key"
-grep -q -x "    public-key: $alpha_pub -> $other_pub" "$work/pass6" || fail "pass 6: $(cat "$work/pass6")"
+grep -q -x "    public-key: $alpha_pub -> $other_pub" "$work/pass6" ||
+	fail "pass 6: $(cat "$work/pass6")"
 grep -q -x 'apply: 1 actions, 1 failed' "$work/pass6" || fail "pass 6: $(cat "$work/pass6")"
 grep -q "wireguard/interface '$if1': cannot set the private key: no key in\
  '$work/no-key/wireguard.key'; run 'ppn keygen' to make one" "$work/pass6.err" ||
