@@ -15,6 +15,14 @@ void ppn_plan_init(struct ppn_plan *plan)
 	*plan = (struct ppn_plan){0};
 }
 
+static void action_drop_payload(struct ppn_action *action)
+{
+	if (action->payload && action->payload_free)
+		action->payload_free(action->payload);
+	action->payload = NULL;
+	action->payload_free = NULL;
+}
+
 static void action_release(struct ppn_action *action)
 {
 	for (size_t i = 0; i < action->n_changes; i++) {
@@ -26,8 +34,13 @@ static void action_release(struct ppn_action *action)
 	free(action->kind);
 	free(action->name);
 	free(action->reason);
-	if (action->payload && action->payload_free)
-		action->payload_free(action->payload);
+	action_drop_payload(action);
+}
+
+void ppn_plan_drop_payloads(struct ppn_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_actions; i++)
+		action_drop_payload(&plan->actions[i]);
 }
 
 void ppn_plan_release(struct ppn_plan *plan)

@@ -67,6 +67,12 @@ void ppn_action_add_change(struct ppn_action *action, const char *field, const c
 			   const char *new_value);
 void ppn_plan_add_note(struct ppn_plan *plan, const char *fmt, ...) _printf_(2, 3);
 
+/*
+ * Frees every action's payload now, leaving the rest of the plan. A payload's free function
+ * may live in a plugin's module: call this before the module is unloaded.
+ */
+void ppn_plan_drop_payloads(struct ppn_plan *plan);
+
 /* Number of actions with this op. */
 size_t ppn_plan_count(const struct ppn_plan *plan, enum ppn_op op);
 bool ppn_plan_is_empty(const struct ppn_plan *plan);

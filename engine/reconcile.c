@@ -380,6 +380,7 @@ int ppn_reconcile_pass(const struct ppn_reconcile_options *options, struct ppn_p
 	}
 
 	r = run(&pass, plan, refused);
+	ppn_plan_drop_payloads(plan);
 	pass_release(&pass);
 	return r;
 }

@@ -301,6 +301,27 @@ static void test_plan_release_frees_payload(void **unused)
 	assert_int_equal(payload_freed, 1);
 }
 
+/* Payloads go before their plugin's module is unloaded; the rest of the plan stays. */
+static void test_plan_drop_payloads_keeps_actions(void **unused)
+{
+	struct ppn_plan plan;
+	struct ppn_action *action;
+
+	plan_start(&plan, COMMIT);
+	action = ppn_plan_add(&plan, PPN_OP_CREATE, "wireguard/peer", "x");
+	action->payload = ppn_xstrdup("payload");
+	action->payload_free = count_payload_free;
+	payload_freed = 0;
+
+	ppn_plan_drop_payloads(&plan);
+	assert_int_equal(payload_freed, 1);
+	assert_null(plan.actions[0].payload);
+	assert_string_equal(plan.actions[0].name, "x");
+
+	ppn_plan_release(&plan);
+	assert_int_equal(payload_freed, 1);
+}
+
 /* /dev/full takes the bytes into stdio's buffer and fails when they are flushed. */
 static void test_plan_write_failure(void **unused)
 {
@@ -331,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_plan_counts),
 		cmocka_unit_test(test_plan_op_names),
 		cmocka_unit_test(test_plan_release_frees_payload),
+		cmocka_unit_test(test_plan_drop_payloads_keeps_actions),
 		cmocka_unit_test(test_plan_write_failure),
 	};
 
