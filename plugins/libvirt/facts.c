@@ -316,36 +316,38 @@ int ppn_lv_facts(struct ppn_lv_state *state, struct ppn_facts *out)
 
 /* ---- Override file ---- */
 
+static int override_size(const char *key, json_t *value, uint64_t *out, bool *set, char **why)
+{
+	if (!json_is_integer(value) || json_integer_value(value) < 0) {
+		*why = ppn_xasprintf("'%s' must be a number of bytes (an integer >= 0)", key);
+		return -EINVAL;
+	}
+	*out = (uint64_t)json_integer_value(value);
+	*set = true;
+	return 0;
+}
+
 static int override_key(struct ppn_lv_state *state, const char *key, json_t *value, char **why)
 {
-	if (strcmp(key, "kvm") == 0) {
-		if (!json_is_boolean(value))
-			goto type;
-		state->override.kvm_usable = json_is_true(value);
-		state->override_kvm = true;
-		return 0;
-	}
-	if (strcmp(key, "memoryTotal") != 0 && strcmp(key, "memoryAvailable") != 0) {
+	if (strcmp(key, "memoryTotal") == 0)
+		return override_size(key, value, &state->override.memory_total,
+				     &state->override_memory_total, why);
+	if (strcmp(key, "memoryAvailable") == 0)
+		return override_size(key, value, &state->override.memory_available,
+				     &state->override_memory_available, why);
+	if (strcmp(key, "kvm") != 0) {
 		*why = ppn_xasprintf("unknown key '%s' (expected memoryTotal, memoryAvailable "
 				     "or kvm)",
 				     key);
 		return -EINVAL;
 	}
-	if (!json_is_integer(value) || json_integer_value(value) < 0)
-		goto type;
-	if (strcmp(key, "memoryTotal") == 0) {
-		state->override.memory_total = (uint64_t)json_integer_value(value);
-		state->override_memory_total = true;
-	} else {
-		state->override.memory_available = (uint64_t)json_integer_value(value);
-		state->override_memory_available = true;
+	if (!json_is_boolean(value)) {
+		*why = ppn_xstrdup("'kvm' must be true or false");
+		return -EINVAL;
 	}
+	state->override.kvm_usable = json_is_true(value);
+	state->override_kvm = true;
 	return 0;
-type:
-	*why = ppn_xasprintf("'%s' must be %s", key,
-			     strcmp(key, "kvm") == 0 ? "true or false"
-						     : "a number of bytes (an integer >= 0)");
-	return -EINVAL;
 }
 
 static int override_parse(struct ppn_lv_state *state, const char *path)
