@@ -62,6 +62,9 @@ struct fx {
 	struct ppn_plan plan;
 };
 
+/* The fixture of the running test, freed by teardown when an assertion ended it early. */
+static struct fx *current;
+
 static void sha256_hex(const void *data, size_t size, char out[PPN_LV_SHA_HEX])
 {
 	uint8_t digest[PPN_SHA256_LEN];
@@ -242,6 +245,7 @@ static struct fx *fx_new_in(const char *state_name)
 	fx_put_node(fx, "ppnv-far", 1);
 	fx_put_image(fx, "ppnv-base", fx->image, fx->sha);
 	ppn_plan_init(&fx->plan);
+	current = fx;
 	return fx;
 }
 
@@ -269,6 +273,7 @@ static void remove_tree(const char *dir)
 
 static void fx_free(struct fx *fx)
 {
+	current = NULL;
 	ppn_plugin.close(fx->state);
 	ppn_plan_release(&fx->plan);
 	ppn_fleet_free(fx->fleet);
@@ -1149,31 +1154,41 @@ static void test_libvirt_names(void **unused)
 	assert_null(ppn_lv_volume_vm("other.qcow2"));
 }
 
+static int teardown(void **unused)
+{
+	if (current)
+		fx_free(current);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_libvirt_create_then_in_sync),
-		cmocka_unit_test(test_libvirt_stopped_domain_is_started),
-		cmocka_unit_test(test_libvirt_memory_change_is_a_replace),
-		cmocka_unit_test(test_libvirt_cloud_init_change_is_an_update),
-		cmocka_unit_test(test_libvirt_generation_change_is_a_fresh_instance),
-		cmocka_unit_test(test_libvirt_delete_removes_only_its_own),
-		cmocka_unit_test(test_libvirt_no_fleet_plans_nothing),
-		cmocka_unit_test(test_libvirt_pin_wins_over_placement),
-		cmocka_unit_test(test_libvirt_volumes_without_domain_are_adopted),
-		cmocka_unit_test(test_libvirt_defined_domain_without_seed_is_finished),
-		cmocka_unit_test(test_libvirt_leftover_volumes_are_deleted),
-		cmocka_unit_test(test_libvirt_foreign_domain_name_is_refused),
-		cmocka_unit_test(test_libvirt_checksum_mismatch_is_refused),
-		cmocka_unit_test(test_libvirt_url_source_is_refused),
-		cmocka_unit_test(test_libvirt_xml_escapes_hostile_values),
-		cmocka_unit_test(test_libvirt_hostile_paths_and_cloud_init),
-		cmocka_unit_test(test_libvirt_domain_type_follows_facts),
-		cmocka_unit_test(test_libvirt_facts_override),
-		cmocka_unit_test(test_libvirt_facts_from_the_test_driver),
-		cmocka_unit_test(test_libvirt_kvm_probe_refuses_non_kvm),
-		cmocka_unit_test(test_libvirt_plan_outlives_the_module),
-		cmocka_unit_test(test_libvirt_names),
+		cmocka_unit_test_teardown(test_libvirt_create_then_in_sync, teardown),
+		cmocka_unit_test_teardown(test_libvirt_stopped_domain_is_started, teardown),
+		cmocka_unit_test_teardown(test_libvirt_memory_change_is_a_replace, teardown),
+		cmocka_unit_test_teardown(test_libvirt_cloud_init_change_is_an_update, teardown),
+		cmocka_unit_test_teardown(test_libvirt_generation_change_is_a_fresh_instance,
+					  teardown),
+		cmocka_unit_test_teardown(test_libvirt_delete_removes_only_its_own, teardown),
+		cmocka_unit_test_teardown(test_libvirt_no_fleet_plans_nothing, teardown),
+		cmocka_unit_test_teardown(test_libvirt_pin_wins_over_placement, teardown),
+		cmocka_unit_test_teardown(test_libvirt_volumes_without_domain_are_adopted,
+					  teardown),
+		cmocka_unit_test_teardown(test_libvirt_defined_domain_without_seed_is_finished,
+					  teardown),
+		cmocka_unit_test_teardown(test_libvirt_leftover_volumes_are_deleted, teardown),
+		cmocka_unit_test_teardown(test_libvirt_foreign_domain_name_is_refused, teardown),
+		cmocka_unit_test_teardown(test_libvirt_checksum_mismatch_is_refused, teardown),
+		cmocka_unit_test_teardown(test_libvirt_url_source_is_refused, teardown),
+		cmocka_unit_test_teardown(test_libvirt_xml_escapes_hostile_values, teardown),
+		cmocka_unit_test_teardown(test_libvirt_hostile_paths_and_cloud_init, teardown),
+		cmocka_unit_test_teardown(test_libvirt_domain_type_follows_facts, teardown),
+		cmocka_unit_test_teardown(test_libvirt_facts_override, teardown),
+		cmocka_unit_test_teardown(test_libvirt_facts_from_the_test_driver, teardown),
+		cmocka_unit_test_teardown(test_libvirt_kvm_probe_refuses_non_kvm, teardown),
+		cmocka_unit_test_teardown(test_libvirt_plan_outlives_the_module, teardown),
+		cmocka_unit_test_teardown(test_libvirt_names, teardown),
 	};
 
 	ppn_log_set_level(LOG_INFO);
