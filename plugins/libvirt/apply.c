@@ -129,7 +129,6 @@ struct vm_job {
 	const struct ppn_lv_want *want;
 	virDomainPtr domain;
 	struct job_paths paths;
-	struct ppn_lv_seed *seed; /* being written, from job_seed_start() to job_seed() */
 	char *why;
 };
 
@@ -247,9 +246,7 @@ static int seed_upload(struct vm_job *job, const uint8_t *data, size_t size)
 	return r;
 }
 
-/* Starts the seed's writer early, so that libisofs' thread runs while this one talks to
- * libvirt (stopping the domain, making the overlay). */
-static int job_seed_start(struct vm_job *job)
+static int job_seed(struct vm_job *job)
 {
 	const struct ppn_vm *vm = job->want->vm;
 	_cleanup_free_ char *meta_data = seed_meta_data(job->want);
@@ -259,22 +256,13 @@ static int job_seed_start(struct vm_job *job)
 			vm->cloud_init.user_data ? vm->cloud_init.user_data : "#cloud-config\n",
 		.network_config = vm->cloud_init.network_config,
 	};
-	int r = ppn_lv_seed_start(&files, &job->seed, &job->why);
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t size;
+	int r = ppn_lv_seed_build(&files, &data, &size, &job->why);
 
 	if (r < 0)
 		return job_fail(job, r, "build its seed");
-	return 0;
-}
-
-static int job_seed(struct vm_job *job)
-{
-	_cleanup_free_ uint8_t *data = NULL;
-	size_t size;
-	int r = ppn_lv_seed_finish(job->seed, &data, &size, &job->why);
-
-	job->seed = NULL;
-	if (r == 0)
-		r = seed_upload(job, data, size);
+	r = seed_upload(job, data, size);
 	if (r < 0)
 		return job_fail(job, r, "write its seed");
 	return 0;
@@ -489,8 +477,6 @@ static int apply_domain(struct batch *batch, const struct ppn_action *action)
 	struct vm_job job = {.batch = batch, .name = payload->name};
 	int r = job_prepare(&job, payload);
 
-	if (r == 0 && (payload->steps & PPN_LV_STEP_SEED))
-		r = job_seed_start(&job);
 	if (r == 0)
 		r = job_run(&job, payload->steps);
 	if (r == 0)
@@ -499,7 +485,6 @@ static int apply_domain(struct batch *batch, const struct ppn_action *action)
 	if (job.domain)
 		virDomainFree(job.domain);
 	job_paths_release(&job.paths);
-	ppn_lv_seed_free(job.seed);
 	free(job.why);
 	return r;
 }

@@ -217,15 +217,6 @@ struct ppn_lv_seed_files {
 int ppn_lv_seed_build(const struct ppn_lv_seed_files *files, uint8_t **data, size_t *size,
 		      char **why);
 
-/* The same in two halves, so that other work runs while libisofs' thread writes: start
- * copies the files' texts and starts the writer; finish collects the image and frees the
- * seed, whatever it returns. ppn_lv_seed_free() abandons a seed never finished (NULL is
- * fine). */
-struct ppn_lv_seed;
-int ppn_lv_seed_start(const struct ppn_lv_seed_files *files, struct ppn_lv_seed **out, char **why);
-int ppn_lv_seed_finish(struct ppn_lv_seed *seed, uint8_t **data, size_t *size, char **why);
-void ppn_lv_seed_free(struct ppn_lv_seed *seed);
-
 /* ---- volume.c ---- */
 
 /* Writes a volume's bytes: through virStorageVolUpload, or, for a driver without uploads

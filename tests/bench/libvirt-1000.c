@@ -4,11 +4,11 @@
  * beside the bare libvirt calls that build the same VMs, in the same run:
  *
  *   plugin   one plugin instance, one connection: observe + plan + apply of N creates (the
- *            image, then per VM an overlay, a seed ISO built with libisofs, define, start),
+ *            image, then per VM an overlay, a seed ISO built with libarchive, define, start),
  *            then one more observe + plan, which must be empty.
  *   bare     a fresh connection to the same node file, no plugin: the same pool and base
  *            volume and, per VM, the same volume and domain XML (prepared before the clock
- *            starts), a seed built with libisofs as the plugin builds it (through the same
+ *            starts), a seed built with libarchive as the plugin builds it (through the same
  *            small function) and written to the seed volume's file, define and start. Its
  *            ratio to the plugin is the plugin's own cost: observing, planning, names, XML
  *            writing, lookups and checks.
@@ -246,7 +246,7 @@ struct bare_vm {
 enum bare_mode {
 	BARE_MINIMAL,    /* define + start of a domain without disks */
 	BARE_SEED_BYTES, /* the plugin's volumes, seed bytes built once before the clock */
-	BARE_SEED_BUILT, /* the same, each VM's seed built with libisofs as the plugin does */
+	BARE_SEED_BUILT, /* the same, each VM's seed built with libarchive as the plugin does */
 };
 
 static char *bare_domain_xml(const char *dir, unsigned i, bool with_disks)
@@ -493,7 +493,7 @@ static void print(const struct bench *b, const struct figures *f, unsigned runs)
 	printf("  plugin: observe + plan + apply       %8.1f ms  (%.3f ms per VM)\n",
 	       f->total * 1e3, f->total * 1e3 / b->vms);
 	printf("  plugin: next pass, observe + plan    %8.1f ms  (empty plan)\n", f->again * 1e3);
-	printf("  bare: same libvirt calls, seeds built with libisofs\n"
+	printf("  bare: same libvirt calls, seeds built with libarchive\n"
 	       "                                       %8.1f ms\n",
 	       f->bare_built * 1e3);
 	printf("  bare: same libvirt calls, seed bytes built beforehand\n"
