@@ -10,8 +10,8 @@
 
 static const char *const manifest_dirs[] = {"nodes", "peers", "images", "vms", "placements"};
 
-void ppn_fileset_add(struct ppn_fileset *set, const char *path, const char *display,
-		     const void *data, size_t size)
+void ppn_fileset_add_owned(struct ppn_fileset *set, const char *path, const char *display,
+			   char *data, size_t size)
 {
 	struct ppn_file *file;
 
@@ -19,9 +19,17 @@ void ppn_fileset_add(struct ppn_fileset *set, const char *path, const char *disp
 	file = &set->files[set->count++];
 	file->path = ppn_xstrdup(path);
 	file->display = ppn_xstrdup(display);
-	file->data = ppn_xmalloc(size);
-	memcpy(file->data, data, size);
+	file->data = data;
 	file->size = size;
+}
+
+void ppn_fileset_add(struct ppn_fileset *set, const char *path, const char *display,
+		     const void *data, size_t size)
+{
+	char *copy = ppn_xmalloc(size);
+
+	memcpy(copy, data, size);
+	ppn_fileset_add_owned(set, path, display, copy, size);
 }
 
 static int file_cmp(const void *a, const void *b)

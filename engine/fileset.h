@@ -30,6 +30,10 @@ struct ppn_fileset {
 /* Copies path, display and data into a new entry. */
 void ppn_fileset_add(struct ppn_fileset *set, const char *path, const char *display,
 		     const void *data, size_t size);
+
+/* As ppn_fileset_add(), but the entry takes over data (from malloc) instead of a copy. */
+void ppn_fileset_add_owned(struct ppn_fileset *set, const char *path, const char *display,
+			   char *data, size_t size);
 void ppn_fileset_sort(struct ppn_fileset *set);
 void ppn_fileset_release(struct ppn_fileset *set);
 

@@ -4,7 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -693,29 +696,68 @@ int ppn_source_resolve(struct ppn_source *source, const char *ref,
 	return 0;
 }
 
-/* Adds a blob, cut one byte past the size limit: enough for the loader to refuse it. */
-static int add_blob(struct ppn_source *source, const git_tree_entry *entry, const char *path,
-		    struct ppn_fileset *set)
-{
-	git_blob *blob = NULL;
-	size_t size;
-	/* XXX: libgit2 loads a whole blob to hand out its first bytes; a huge one costs memory */
-	int r = git_blob_lookup(&blob, source->repo, git_tree_entry_id(entry));
+/*
+ * Reading a commit's files: the tree is listed first, then the blobs are read by two threads,
+ * each through a repository of its own (libgit2 objects are not shared between threads), and
+ * last the files are added in the tree's order. Inflating blobs is most of the work, and each
+ * blob inflates on its own. Whatever the timing, the first problem in the tree's order is the
+ * one reported, as when reading one file after the other.
+ */
 
-	if (r < 0)
-		return r;
-	size = (size_t)git_blob_rawsize(blob);
-	if (size > PPN_MANIFEST_MAX_SIZE + 1)
-		size = PPN_MANIFEST_MAX_SIZE + 1;
-	ppn_fileset_add(set, path, path, git_blob_rawcontent(blob), size);
-	git_blob_free(blob);
-	return 0;
+enum job_kind {
+	JOB_BLOB,  /* a file to read */
+	JOB_EMPTY, /* a subtree or submodule, added as an empty "path/" */
+	JOB_FAIL,  /* what cannot be read: listing stopped here */
+};
+
+struct job {
+	enum job_kind kind;
+	char *path;
+	git_oid id;
+	char *data; /* a blob's first bytes, once read */
+	size_t size;
+	int error;     /* libgit2's code when reading or listing failed, else 0 */
+	char *message; /* and its message */
+};
+
+struct jobs {
+	struct job *items;
+	size_t count;
+	size_t cap;
+	const char *repo_path;
+	atomic_size_t next; /* the next job to read, for whichever thread comes first */
+};
+
+static struct job *jobs_add(struct jobs *jobs, enum job_kind kind, char *path)
+{
+	struct job *job;
+
+	ppn_grow(&jobs->items, &jobs->cap, jobs->count + 1, sizeof(*jobs->items));
+	job = &jobs->items[jobs->count++];
+	*job = (struct job){.kind = kind, .path = path};
+	return job;
 }
 
-/*
- * The same verdicts as reading a directory: a subtree (and a submodule, which a checkout shows
- * as a directory) is added as "path/" for the loader to refuse; a symbolic link cannot be read.
- */
+/* Records a failure of listing, with libgit2's message; listing stops here. */
+static int jobs_fail(struct jobs *jobs, int error)
+{
+	struct job *job = jobs_add(jobs, JOB_FAIL, NULL);
+
+	job->error = error;
+	job->message = ppn_xstrdup(git_message());
+	return error;
+}
+
+static void jobs_release(struct jobs *jobs)
+{
+	for (size_t i = 0; i < jobs->count; i++) {
+		free(jobs->items[i].path);
+		free(jobs->items[i].data);
+		free(jobs->items[i].message);
+	}
+	free(jobs->items);
+}
+
 /* "kind/name"; a new string. Not through printf: it runs once per file of the commit. */
 static char *join_path(const char *kind, const char *name)
 {
@@ -728,29 +770,32 @@ static char *join_path(const char *kind, const char *name)
 	return path;
 }
 
-static int add_kind_entry(struct ppn_source *source, const git_tree_entry *entry, const char *kind,
-			  struct ppn_fileset *set)
+/*
+ * The same verdicts as reading a directory: a subtree (and a submodule, which a checkout shows
+ * as a directory) is added as "path/" for the loader to refuse; a symbolic link cannot be read.
+ */
+static int list_kind_entry(const git_tree_entry *entry, const char *kind, struct jobs *jobs)
 {
 	_cleanup_free_ char *path = join_path(kind, git_tree_entry_name(entry));
-	_cleanup_free_ char *dir_path = NULL;
 
 	switch (git_tree_entry_filemode(entry)) {
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
-		return add_blob(source, entry, path, set);
+		git_oid_cpy(&jobs_add(jobs, JOB_BLOB, PPN_TAKE_PTR(path))->id,
+			    git_tree_entry_id(entry));
+		return 0;
 	case GIT_FILEMODE_TREE:
 	case GIT_FILEMODE_COMMIT:
-		dir_path = ppn_xasprintf("%s/", path);
-		ppn_fileset_add(set, dir_path, dir_path, "", 0);
+		jobs_add(jobs, JOB_EMPTY, ppn_xasprintf("%s/", path));
 		return 0;
 	default:
 		git_error_set(GIT_ERROR_INVALID, "'%s' is not a regular file", path);
-		return GIT_EINVALID;
+		return jobs_fail(jobs, GIT_EINVALID);
 	}
 }
 
-static int read_kind_dir(struct ppn_source *source, const git_tree *root, const char *kind,
-			 struct ppn_fileset *set)
+static int list_kind_dir(struct ppn_source *source, const git_tree *root, const char *kind,
+			 struct jobs *jobs)
 {
 	const git_tree_entry *entry = git_tree_entry_byname(root, kind);
 	git_tree *tree = NULL;
@@ -760,17 +805,20 @@ static int read_kind_dir(struct ppn_source *source, const git_tree *root, const 
 		return 0;
 	if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
 		git_error_set(GIT_ERROR_INVALID, "'%s' is not a directory", kind);
-		return GIT_EINVALID;
+		return jobs_fail(jobs, GIT_EINVALID);
 	}
 
 	r = git_tree_lookup(&tree, source->repo, git_tree_entry_id(entry));
+	if (r < 0)
+		return jobs_fail(jobs, r);
 	for (size_t i = 0; r == 0 && i < git_tree_entrycount(tree); i++)
-		r = add_kind_entry(source, git_tree_entry_byindex(tree, i), kind, set);
+		r = list_kind_entry(git_tree_entry_byindex(tree, i), kind, jobs);
 	git_tree_free(tree);
 	return r;
 }
 
-static int read_tree(struct ppn_source *source, const git_tree *root, struct ppn_fileset *set)
+/* Lists what to read, in order, up to and including the first thing that cannot be read. */
+static void list_tree(struct ppn_source *source, const git_tree *root, struct jobs *jobs)
 {
 	const git_tree_entry *network = git_tree_entry_byname(root, "ppn.yaml");
 	int r = 0;
@@ -778,13 +826,116 @@ static int read_tree(struct ppn_source *source, const git_tree *root, struct ppn
 	if (network && git_tree_entry_filemode(network) != GIT_FILEMODE_BLOB &&
 	    git_tree_entry_filemode(network) != GIT_FILEMODE_BLOB_EXECUTABLE) {
 		git_error_set_str(GIT_ERROR_INVALID, "'ppn.yaml' is not a regular file");
-		return GIT_EINVALID;
+		jobs_fail(jobs, GIT_EINVALID);
+		return;
 	}
 	if (network)
-		r = add_blob(source, network, "ppn.yaml", set);
+		git_oid_cpy(&jobs_add(jobs, JOB_BLOB, ppn_xstrdup("ppn.yaml"))->id,
+			    git_tree_entry_id(network));
 
 	for (size_t i = 0; r == 0 && i < PPN_ARRAY_SIZE(kind_dirs); i++)
-		r = read_kind_dir(source, root, kind_dirs[i], set);
+		r = list_kind_dir(source, root, kind_dirs[i], jobs);
+}
+
+/* Reads a blob's first bytes, one past the size limit: enough for the loader to refuse it. */
+static void read_blob(git_repository *repo, struct job *job)
+{
+	git_blob *blob = NULL;
+	/* XXX: libgit2 loads a whole blob to hand out its first bytes; a huge one costs memory */
+	int r = git_blob_lookup(&blob, repo, &job->id);
+
+	if (r < 0) {
+		job->error = r;
+		job->message = ppn_xstrdup(git_message());
+		return;
+	}
+	job->size = (size_t)git_blob_rawsize(blob);
+	if (job->size > PPN_MANIFEST_MAX_SIZE + 1)
+		job->size = PPN_MANIFEST_MAX_SIZE + 1;
+	job->data = ppn_xmalloc(job->size);
+	memcpy(job->data, git_blob_rawcontent(blob), job->size);
+	git_blob_free(blob);
+}
+
+/* Reads blobs until none is left; each thread calls it with its own repository. */
+static void read_jobs(git_repository *repo, struct jobs *jobs)
+{
+	size_t i;
+
+	while ((i = atomic_fetch_add(&jobs->next, 1)) < jobs->count)
+		if (jobs->items[i].kind == JOB_BLOB)
+			read_blob(repo, &jobs->items[i]);
+}
+
+/* The second reader. Without a repository of its own, it leaves every blob to the first. */
+static void *reader_thread(void *arg)
+{
+	struct jobs *jobs = arg;
+	git_repository *repo = NULL;
+
+	if (git_repository_open_bare(&repo, jobs->repo_path) == 0)
+		read_jobs(repo, jobs);
+	git_repository_free(repo);
+	return NULL;
+}
+
+/* The second reader takes no signals: they stay with the threads that expect them. */
+static bool start_reader(pthread_t *thread, struct jobs *jobs)
+{
+	sigset_t all, old;
+	bool started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(thread, NULL, reader_thread, jobs) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return started;
+}
+
+static void read_blobs(struct ppn_source *source, struct jobs *jobs)
+{
+	pthread_t thread;
+	bool helped;
+
+	jobs->repo_path = git_repository_path(source->repo);
+	atomic_init(&jobs->next, 0);
+	helped = jobs->count > 1 && start_reader(&thread, jobs);
+	read_jobs(source->repo, jobs);
+	if (helped)
+		pthread_join(thread, NULL);
+}
+
+/*
+ * Adds what was read to set, in the tree's order. At the first job that failed, returns its
+ * code with its message as libgit2's last error, as if it had just failed here.
+ */
+static int add_jobs(struct jobs *jobs, struct ppn_fileset *set)
+{
+	for (size_t i = 0; i < jobs->count; i++) {
+		struct job *job = &jobs->items[i];
+
+		if (job->error) {
+			git_error_set_str(GIT_ERROR_INVALID, job->message);
+			return job->error;
+		}
+		if (job->kind == JOB_BLOB)
+			ppn_fileset_add_owned(set, job->path, job->path, PPN_TAKE_PTR(job->data),
+					      job->size);
+		else
+			ppn_fileset_add(set, job->path, job->path, "", 0);
+	}
+	return 0;
+}
+
+static int read_tree(struct ppn_source *source, const git_tree *root, struct ppn_fileset *set)
+{
+	struct jobs jobs = {0};
+	int r;
+
+	list_tree(source, root, &jobs);
+	read_blobs(source, &jobs);
+	r = add_jobs(&jobs, set);
+	jobs_release(&jobs);
 	return r;
 }
 

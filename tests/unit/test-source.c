@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "diag.h"
 #include "fileset.h"
 #include "source.h"
 #include "util.h"
@@ -386,6 +387,90 @@ static void test_source_symlink_refused(void **state)
 	ppn_source_free(source);
 }
 
+/* Many files, read by two threads: the same paths, order and bytes as reading the work tree. */
+static void test_source_reads_many_files(void **state)
+{
+	struct repos *repos = *state;
+	static const char *const kinds[] = {"nodes", "peers", "vms"};
+	_cleanup_free_ char *commit = NULL;
+	struct ppn_fileset set = {0}, on_disk = {0};
+	struct ppn_diags diags = {0};
+	struct ppn_source *source;
+
+	for (size_t i = 0; i < 600; i++) {
+		_cleanup_free_ char *name = ppn_xasprintf("%s/f%03zu.yaml", kinds[i % 3], i);
+		_cleanup_free_ char *text = ppn_xasprintf("name: f%03zu\n%.*s\n", i, (int)(i % 97),
+							  "0123456789012345678901234567890123456"
+							  "789012345678901234567890123456789012"
+							  "3456789012345678901234567890");
+
+		write_file(repos->work, name, text);
+	}
+	write_file(repos->work, "ppn.yaml", "kind: Network\n");
+	commit = commit_and_push(repos, "main", "many files");
+
+	source = open_fetched(repos, repos->remote);
+	read_branch(source, "main", commit, &set);
+	assert_int_equal(ppn_fileset_read_dir(&on_disk, repos->work, &diags), 0);
+	assert_int_equal(set.count, 601);
+	assert_int_equal(set.count, on_disk.count);
+	for (size_t i = 0; i < set.count; i++) {
+		assert_string_equal(set.files[i].path, on_disk.files[i].path);
+		assert_int_equal(set.files[i].size, on_disk.files[i].size);
+		assert_memory_equal(set.files[i].data, on_disk.files[i].data, set.files[i].size);
+	}
+	ppn_fileset_release(&on_disk);
+	ppn_fileset_release(&set);
+	ppn_source_free(source);
+}
+
+/*
+ * Writes a commit straight into the mirror, whose nodes/ and peers/ each hold 100 real files,
+ * then the entry given: "mode type id<TAB>name", whose id may be missing.
+ */
+static char *mirror_commit(struct repos *repos, const char *mirror, const char *nodes,
+			   const char *peers)
+{
+	static const char *const script =
+		"set -e; cd \"$1\"\n"
+		"real() { for i in $(seq 100); do\n"
+		"  printf '100644 blob %s\\tr%03d.yaml\\n' $(echo $i | git hash-object -w --stdin) $i\n"
+		"done; }\n"
+		"n=$( (real; printf '%s\\n' \"$2\") | git mktree --missing)\n"
+		"p=$( (real; printf '%s\\n' \"$3\") | git mktree --missing)\n"
+		"t=$(printf '040000 tree %s\\tnodes\\n040000 tree %s\\tpeers\\n' $n $p | git mktree)\n"
+		"git -c user.name=t -c user.email=t@ppn.invalid commit-tree $t -m odd\n";
+	_cleanup_free_ char *path = ppn_xasprintf("%s/mirror-commit.sh", repos->root);
+
+	write_file(repos->root, "mirror-commit.sh", script);
+	return run_output("sh %s %s '%s' '%s'", path, mirror, nodes, peers);
+}
+
+/*
+ * Whichever thread reads what, the first problem in the tree's order is the one reported: a
+ * missing blob in nodes/ before a symbolic link in peers/, and the other way round.
+ */
+static void test_source_first_problem_wins(void **state)
+{
+	struct repos *repos = *state;
+	const char *missing = "100644 blob 0123456789abcdef0123456789abcdef01234567\tlost.yaml";
+	const char *link = "120000 blob 0123456789abcdef0123456789abcdef01234568\tlink.yaml";
+	_cleanup_free_ char *mirror = NULL, *lost_first = NULL, *link_first = NULL;
+	struct ppn_fileset set = {0};
+	struct ppn_source *source;
+
+	free(commit_and_push(repos, "main", "base"));
+	source = open_fetched(repos, repos->remote);
+	mirror = only_mirror(repos);
+	lost_first = mirror_commit(repos, mirror, missing, link);
+	link_first = mirror_commit(repos, mirror, link, missing);
+
+	assert_int_equal(ppn_source_read(source, lost_first, &set), -ENOENT);
+	assert_int_equal(ppn_source_read(source, link_first, &set), -EIO);
+	assert_int_equal(set.count, 0);
+	ppn_source_free(source);
+}
+
 static void test_source_read_refuses_bad_commit(void **state)
 {
 	struct repos *repos = *state;
@@ -532,6 +617,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_file_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_subdir_and_large_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_symlink_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_reads_many_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_first_problem_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_read_refuses_bad_commit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_source_bad_url, setup, teardown),
