@@ -60,12 +60,25 @@ static char *key_text(const struct ppn_key *key)
 static char *endpoint_text(const struct ppn_endpoint *endpoint)
 {
 	const char *host = endpoint->host;
+	bool brackets;
+	size_t len, used = 0;
+	char *text;
 
 	if (!host)
 		return NULL;
-	if (strchr(host, ':') && host[0] != '[')
-		return ppn_xasprintf("[%s]:%u", host, endpoint->port);
-	return ppn_xasprintf("%s:%u", host, endpoint->port);
+	brackets = strchr(host, ':') && host[0] != '[';
+	len = strlen(host);
+	text = ppn_xmalloc(len + 16);
+	if (brackets)
+		text[used++] = '[';
+	memcpy(text + used, host, len);
+	used += len;
+	if (brackets)
+		text[used++] = ']';
+	text[used++] = ':';
+	used += ppn_wg_decimal_format(text + used, endpoint->port);
+	text[used] = '\0';
+	return text;
 }
 
 /* "a/len, b/len": built in one pass, since a relay's list may hold thousands of prefixes. */

@@ -57,6 +57,12 @@ static int literal_host(const char *host, char **out)
 	for (size_t i = 0; i < PPN_ARRAY_SIZE(families); i++) {
 		if (inet_pton(families[i], host, addr) != 1)
 			continue;
+		/* inet_pton takes only the one dotted-quad form of an IPv4 address (no leading
+		 * zeros, four parts): it is already canonical. IPv6 has many forms. */
+		if (families[i] == AF_INET) {
+			*out = ppn_xstrdup(host);
+			return 0;
+		}
 		if (!inet_ntop(families[i], addr, text, sizeof(text)))
 			return -EINVAL;
 		*out = ppn_xstrdup(text);

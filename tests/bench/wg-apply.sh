@@ -122,6 +122,10 @@ median() {
 		else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+spread() { # FILE: "min-max" of the runs
+	sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }'
+}
+
 field() { # NAME: a value the driver printed in its last run
 	awk -v name="$1" '$1 == name { print $2 }' "$work/out"
 }
@@ -209,16 +213,16 @@ phases() { # a or b: the medians of the plugin's own steps
 cat <<EOF
 
 (a) $peers peers onto an empty interface
-    plugin: observe + plan + apply (whole process)  $a_plugin ms
+    plugin: observe + plan + apply (whole process)  $a_plugin ms  (runs $(spread "$work/a-plugin"))
         of which $(phases a)
-    wg setconf                                      $a_wg ms
+    wg setconf                                      $a_wg ms  (runs $(spread "$work/a-wg"))
     ratio plugin / wg setconf                       $(ratio "$a_plugin" "$a_wg")   (target <= 1.0)
     ratio of the apply call alone / wg setconf      $(ratio "$(median <"$work/a-apply")" "$a_wg")
 
 (b) $replaced of $peers peers replaced
-    plugin: observe + plan + apply (whole process)  $b_plugin ms
+    plugin: observe + plan + apply (whole process)  $b_plugin ms  (runs $(spread "$work/b-plugin"))
         of which $(phases b)
-    wg syncconf                                     $b_wg ms
+    wg syncconf                                     $b_wg ms  (runs $(spread "$work/b-wg"))
     ratio plugin / wg syncconf                      $(ratio "$b_plugin" "$b_wg")   (target <= 1.0)
 
 (c) one peer's endpoint changed among $peers

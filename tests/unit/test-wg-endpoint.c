@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,49 @@ static void test_wg_endpoint_resolve(void **unused)
 	assert_int_equal(ppn_wg_endpoint_resolve(&name, &host, &reason), 0);
 	assert_true(strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0);
 	free(host);
+
+	/* A dotted quad is its own canonical form; the short forms inet_aton knows are not. */
+	literal.host = "192.0.2.1";
+	assert_int_equal(ppn_wg_endpoint_resolve(&literal, &host, &reason), 0);
+	assert_string_equal(host, "192.0.2.1");
+	free(host);
+	literal.host = "10.1";
+	assert_int_equal(ppn_wg_endpoint_resolve(&literal, &host, &reason), 0);
+	assert_string_equal(host, "10.0.0.1");
+	free(host);
+}
+
+/* Socket addresses as the kernel takes them: from literals only, brackets or not. */
+static void test_wg_endpoint_sockaddr(void **unused)
+{
+	struct ppn_endpoint v4 = {.host = "192.0.2.1", .port = 51820};
+	struct ppn_endpoint v6 = {.host = "[2001:db8::1]", .port = 443};
+	struct ppn_endpoint scoped = {.host = "fe80::1%lo", .port = 1};
+	struct ppn_endpoint name = {.host = "localhost", .port = 1};
+	struct ppn_endpoint none = {0};
+	struct sockaddr_storage address;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&address;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&address;
+	uint8_t want6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	socklen_t len;
+
+	assert_int_equal(ppn_wg_endpoint_sockaddr(&v4, &address, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(in->sin_family, AF_INET);
+	assert_int_equal(ntohs(in->sin_port), 51820);
+	assert_int_equal(ntohl(in->sin_addr.s_addr), 0xc0000201);
+
+	assert_int_equal(ppn_wg_endpoint_sockaddr(&v6, &address, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(in6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 443);
+	assert_memory_equal(in6->sin6_addr.s6_addr, want6, 16);
+
+	assert_int_equal(ppn_wg_endpoint_sockaddr(&scoped, &address, &len), 0);
+	assert_int_equal(in6->sin6_scope_id, if_nametoindex("lo"));
+
+	assert_int_equal(ppn_wg_endpoint_sockaddr(&name, &address, &len), -EINVAL);
+	assert_int_equal(ppn_wg_endpoint_sockaddr(&none, &address, &len), -EINVAL);
 }
 
 static void test_wg_endpoint_resolve_failure_gives_reason(void **unused)
@@ -120,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_wg_endpoint_from_sockaddr),
 		cmocka_unit_test(test_wg_endpoint_resolve),
 		cmocka_unit_test(test_wg_endpoint_resolve_failure_gives_reason),
+		cmocka_unit_test(test_wg_endpoint_sockaddr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
