@@ -434,11 +434,13 @@ static char *mirror_commit(struct repos *repos, const char *mirror, const char *
 	static const char *const script =
 		"set -e; cd \"$1\"\n"
 		"real() { for i in $(seq 100); do\n"
-		"  printf '100644 blob %s\\tr%03d.yaml\\n' $(echo $i | git hash-object -w --stdin) $i\n"
+		"  id=$(echo $i | git hash-object -w --stdin)\n"
+		"  printf '100644 blob %s\\tr%03d.yaml\\n' $id $i\n"
 		"done; }\n"
 		"n=$( (real; printf '%s\\n' \"$2\") | git mktree --missing)\n"
 		"p=$( (real; printf '%s\\n' \"$3\") | git mktree --missing)\n"
-		"t=$(printf '040000 tree %s\\tnodes\\n040000 tree %s\\tpeers\\n' $n $p | git mktree)\n"
+		"t=$(printf '040000 tree %s\\tnodes\\n040000 tree %s\\tpeers\\n' $n $p |\n"
+		"  git mktree)\n"
 		"git -c user.name=t -c user.email=t@ppn.invalid commit-tree $t -m odd\n";
 	_cleanup_free_ char *path = ppn_xasprintf("%s/mirror-commit.sh", repos->root);
 
