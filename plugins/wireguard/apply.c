@@ -100,16 +100,16 @@ static int create_interface(struct apply_pass *pass)
 
 	if (!backend) {
 		backend = &ppn_wg_backend_kernel;
-		r = backend->create(ifname);
+		r = backend->create(ifname, pass->context->state_dir);
 		if (r == -EOPNOTSUPP) {
 			ppn_info("wireguard/interface '%s': no WireGuard in this kernel; using "
 				 "wireguard-go",
 				 ifname);
 			backend = &ppn_wg_backend_userspace;
-			r = backend->create(ifname);
+			r = backend->create(ifname, pass->context->state_dir);
 		}
 	} else {
-		r = backend->create(ifname);
+		r = backend->create(ifname, pass->context->state_dir);
 		if (r == -EOPNOTSUPP)
 			ppn_err("wireguard/interface '%s': this kernel has no WireGuard; the "
 				"userspace backend would use wireguard-go",

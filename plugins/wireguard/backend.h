@@ -67,10 +67,11 @@ struct ppn_wg_backend {
 	int (*get_device)(const char *ifname, struct ppn_wg_device *into);
 
 	/*
-	 * Creates the interface ifname, which does not exist yet. Returns 0, -EOPNOTSUPP (not
-	 * logged) when this backend cannot serve here, or -errno with the cause logged.
+	 * Creates the interface ifname, which does not exist yet. A daemon started for it logs
+	 * into a file under state_dir (NULL: onto our standard error). Returns 0, -EOPNOTSUPP
+	 * (not logged) when this backend cannot serve here, or -errno with the cause logged.
 	 */
-	int (*create)(const char *ifname);
+	int (*create)(const char *ifname, const char *state_dir);
 
 	/*
 	 * Sends set in as few requests as the backend allows: one for wireguard-go, as many
@@ -227,10 +228,11 @@ int ppn_wg_genl_build_set(int family, const char *ifname, const struct ppn_wg_se
 
 /*
  * Starts `wireguard-go ifname` (no shell) and waits, a bounded time, for its UAPI socket.
- * Its standard output goes to our standard error, where its log belongs. Returns 0, or -errno
- * with the cause logged.
+ * What it prints is appended to PPN_WG_GO_LOG under state_dir (with no state_dir, to our
+ * standard error). Returns 0, or -errno with the cause logged, its last line of output too.
  */
-int ppn_wg_userspace_start(const char *ifname);
+#define PPN_WG_GO_LOG "wireguard-go.log"
+int ppn_wg_userspace_start(const char *ifname, const char *state_dir);
 
 /* link.c: the link side of apply, through rtnetlink; nothing here logs. */
 

@@ -363,7 +363,7 @@ static int kernel_probe(const char *ifname)
 
 /* A kernel without WireGuard does not know the link kind: that is -EOPNOTSUPP, for the caller
  * to fall back on wireguard-go. */
-static int kernel_create(const char *ifname)
+static int kernel_create(const char *ifname, const char *state_dir _unused_)
 {
 	int r = ppn_wg_link_create(ifname, "wireguard");
 

@@ -145,7 +145,9 @@ if ip -n $ns1 link add ppna-probe type wireguard 2>/dev/null; then
 	ip -n $ns1 link del ppna-probe
 	backend_option=(-b userspace)
 fi
-# wireguard-go logs to the stderr it inherits from the plugin: this file, for step 3.
+# wireguard-go logs into the state directory, verbosely for step 3; the plugin's own log
+# goes to this file, and nothing of wireguard-go's may reach it.
+go_log="$state/wireguard-go.log"
 LOG_LEVEL=verbose run_driver "$work/pass1" "${backend_option[@]}" 2>"$work/daemon.log" ||
 	{ cat "$work/pass1" "$work/daemon.log" >&2; fail "pass 1: the driver failed"; }
 grep -q -x 'apply: 8 actions, 0 failed' "$work/pass1" || fail "pass 1: $(cat "$work/pass1")"
@@ -154,6 +156,11 @@ if [ ${#backend_option[@]} -eq 0 ]; then
 	grep -q "no WireGuard in this kernel; using wireguard-go" "$work/daemon.log" ||
 		fail "pass 1: no word of the fallback to wireguard-go"
 fi
+grep -q "started wireguard-go, its log in $go_log" "$work/daemon.log" ||
+	fail "pass 1: the plugin did not say where wireguard-go's log is"
+! grep -q -e 'UAPI:' -e 'wireguard-go version' "$work/daemon.log" ||
+	fail "pass 1: wireguard-go printed onto the reconciler's stderr"
+[ "$(stat -c %a "$go_log")" = 600 ] || fail "pass 1: $go_log is not mode 0600"
 daemon_pid=$(pgrep -f "^wireguard-go $if1\$") || fail "pass 1: no wireguard-go $if1 running"
 [ "$(echo "$daemon_pid" | wc -w)" -eq 1 ] || fail "pass 1: several wireguard-go $if1"
 
@@ -318,7 +325,7 @@ through_proxy() { # OUTPUT-FILE REQUEST-LOG
 }
 
 uapi_lines() {
-	grep -c 'UAPI:' "$work/daemon.log" || true
+	grep -c 'UAPI:' "$go_log" || true
 }
 
 # The control: one change, which the proxy must see as a set request.
