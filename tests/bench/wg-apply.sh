@@ -149,7 +149,7 @@ printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(cat "$work/state/
 "$driver" -n "$peers" conf | cat "$work/header.conf" - >"$work/base.conf"
 "$driver" -n "$peers" -r "$replaced" conf | cat "$work/header.conf" - >"$work/changed.conf"
 echo "== $peers peers; $replaced replaced in (b); $(wireguard-go --version | head -n 1);" \
-	"$runs runs each, medians"
+	"$runs runs each, medians; load average $(cut -d ' ' -f 1 /proc/loadavg) at the start"
 
 # --- (a) onto an empty interface ---
 : >"$work/a-plugin" >"$work/a-wg" >"$work/a-observe" >"$work/a-plan" >"$work/a-apply"
