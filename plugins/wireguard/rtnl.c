@@ -7,13 +7,14 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
-#include <netlink/route/route.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "util.h"
@@ -130,38 +131,107 @@ static int read_addresses(struct nl_sock *sock, int ifindex, struct ppn_wg_devic
 	return 0;
 }
 
-/* A route of the main table that leaves through this link alone and that someone added. */
-static bool route_is_ours(struct rtnl_route *route, int ifindex)
+/*
+ * Routes are read straight from the dump's messages rather than through a libnl cache: a
+ * cache hashes and compares every route of the host, which for a relay's ten thousand costs
+ * more than the rest of the observation together.
+ */
+struct route_dump {
+	int ifindex;
+	struct ppn_wg_device *into;
+};
+
+static uint32_t route_table(const struct rtmsg *rtm, struct nlattr *const *attrs)
 {
-	if (rtnl_route_get_table(route) != RT_TABLE_MAIN)
+	return attrs[RTA_TABLE] ? nla_get_u32(attrs[RTA_TABLE]) : rtm->rtm_table;
+}
+
+/* A route of the main table that leaves through this link alone and that someone added. */
+static bool route_is_ours(const struct rtmsg *rtm, struct nlattr *const *attrs, int ifindex)
+{
+	if (route_table(rtm, attrs) != RT_TABLE_MAIN)
 		return false;
-	if (rtnl_route_get_protocol(route) == RTPROT_KERNEL)
+	if (rtm->rtm_protocol == RTPROT_KERNEL)
 		return false;
-	if (rtnl_route_get_nnexthops(route) != 1)
+	if (attrs[RTA_MULTIPATH] || !attrs[RTA_OIF])
 		return false;
-	return rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)) == ifindex;
+	return nla_get_u32(attrs[RTA_OIF]) == (uint32_t)ifindex;
+}
+
+/* A destination of dst_len bits; a default route has no RTA_DST at all. */
+static int route_prefix(const struct rtmsg *rtm, const struct nlattr *dst, struct ppn_prefix *out)
+{
+	unsigned size = rtm->rtm_family == AF_INET ? 4 : 16;
+	int len = dst ? nla_len(dst) : 0;
+
+	if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if ((unsigned)len > size || rtm->rtm_dst_len > size * 8 || (dst && (unsigned)len != size))
+		return -EINVAL;
+
+	*out = (struct ppn_prefix){.family = rtm->rtm_family, .len = rtm->rtm_dst_len};
+	if (dst)
+		memcpy(out->addr, nla_data(dst), (size_t)len);
+	return 0;
+}
+
+static int on_route(struct nl_msg *msg, void *arg)
+{
+	struct route_dump *dump = arg;
+	struct nlmsghdr *header = nlmsg_hdr(msg);
+	struct nlattr *attrs[RTA_MAX + 1];
+	const struct rtmsg *rtm;
+	struct ppn_prefix prefix;
+
+	if (header->nlmsg_type != RTM_NEWROUTE ||
+	    nlmsg_parse(header, sizeof(*rtm), attrs, RTA_MAX, NULL) < 0)
+		return NL_SKIP;
+	rtm = nlmsg_data(header);
+
+	if (route_is_ours(rtm, attrs, dump->ifindex) &&
+	    route_prefix(rtm, attrs[RTA_DST], &prefix) == 0)
+		ppn_wg_device_add_route(dump->into, &prefix);
+	return NL_OK;
+}
+
+/*
+ * Asks for the main table's routes through ifindex. With strict checking the kernel filters
+ * them itself; a kernel without it sends every route, which on_route() sorts out the same.
+ */
+static int request_routes(struct nl_sock *sock, int ifindex)
+{
+	struct rtmsg rtm = {.rtm_family = AF_UNSPEC, .rtm_table = RT_TABLE_MAIN};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
+	int strict = 1;
+	int r;
+
+	if (!msg)
+		return -NLE_NOMEM;
+	setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &strict,
+		   sizeof(strict));
+
+	r = nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+	if (r == 0)
+		r = nla_put_u32(msg, RTA_OIF, (uint32_t)ifindex);
+	if (r == 0)
+		r = nl_send_auto(sock, msg);
+	nlmsg_free(msg);
+	return r < 0 ? r : 0;
 }
 
 static int read_routes(struct nl_sock *sock, int ifindex, struct ppn_wg_device *into)
 {
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
-	int r = rtnl_route_alloc_cache(sock, AF_UNSPEC, 0, &cache);
+	struct route_dump dump = {.ifindex = ifindex, .into = into};
+	int r = nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, on_route, &dump);
 
+	if (r == 0)
+		r = request_routes(sock, ifindex);
+	if (r == 0)
+		r = nl_recvmsgs_default(sock);
 	if (r < 0) {
 		ppn_err("wireguard/interface '%s': cannot read routes: %s", into->ifname,
 			nl_geterror(r));
 		return ppn_wg_nl_errno(r);
-	}
-
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_route *route = (struct rtnl_route *)o;
-		struct nl_addr *dst = rtnl_route_get_dst(route);
-		struct ppn_prefix prefix;
-
-		if (!dst || !route_is_ours(route, ifindex))
-			continue;
-		if (prefix_from_nl(dst, nl_addr_get_prefixlen(dst), &prefix) == 0)
-			ppn_wg_device_add_route(into, &prefix);
 	}
 	return 0;
 }
