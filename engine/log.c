@@ -33,9 +33,12 @@ void ppn_log(int level, const char *fmt, ...)
 	if (level > max_level)
 		return;
 
+	/* One line at a time, whole, even when several threads log. */
+	flockfile(stderr);
 	fprintf(stderr, "%s: %s", program_invocation_short_name, level_prefix(level));
 	va_start(args, fmt);
 	vfprintf(stderr, fmt, args);
 	va_end(args);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

@@ -6,7 +6,6 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -879,19 +878,6 @@ static void *reader_thread(void *arg)
 	return NULL;
 }
 
-/* The second reader takes no signals: they stay with the threads that expect them. */
-static bool start_reader(pthread_t *thread, struct jobs *jobs)
-{
-	sigset_t all, old;
-	bool started;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(thread, NULL, reader_thread, jobs) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return started;
-}
-
 static void read_blobs(struct ppn_source *source, struct jobs *jobs)
 {
 	pthread_t thread;
@@ -899,7 +885,7 @@ static void read_blobs(struct ppn_source *source, struct jobs *jobs)
 
 	jobs->repo_path = git_repository_path(source->repo);
 	atomic_init(&jobs->next, 0);
-	helped = jobs->count > 1 && start_reader(&thread, jobs);
+	helped = jobs->count > 1 && ppn_thread_start(&thread, reader_thread, jobs);
 	read_jobs(source->repo, jobs);
 	if (helped)
 		pthread_join(thread, NULL);
@@ -937,6 +923,53 @@ static int read_tree(struct ppn_source *source, const git_tree *root, struct ppn
 	r = add_jobs(&jobs, set);
 	jobs_release(&jobs);
 	return r;
+}
+
+static int read_file_of_tree(struct ppn_source *source, const git_tree *root, const char *path,
+			     char **data, size_t *size)
+{
+	git_tree_entry *entry = NULL;
+	struct job job = {0};
+	int r = git_tree_entry_bypath(&entry, root, path);
+
+	if (r < 0)
+		return r;
+	if (git_tree_entry_filemode(entry) != GIT_FILEMODE_BLOB &&
+	    git_tree_entry_filemode(entry) != GIT_FILEMODE_BLOB_EXECUTABLE)
+		r = GIT_ENOTFOUND;
+	if (r == 0) {
+		git_oid_cpy(&job.id, git_tree_entry_id(entry));
+		read_blob(source->repo, &job);
+		r = job.error;
+	}
+	git_tree_entry_free(entry);
+	free(job.message);
+	if (r < 0) {
+		free(job.data);
+		return r;
+	}
+	*data = job.data;
+	*size = job.size;
+	return 0;
+}
+
+int ppn_source_read_file(struct ppn_source *source, const char *commit_hex, const char *path,
+			 char **data, size_t *size)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	int r;
+
+	if (!is_commit_hex(commit_hex))
+		return -EINVAL;
+	r = lookup_commit_hex(source, commit_hex, &commit);
+	if (r == 0)
+		r = git_commit_tree(&tree, commit);
+	if (r == 0)
+		r = read_file_of_tree(source, tree, path, data, size);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return r < 0 ? errno_from_git(r) : 0;
 }
 
 /* Moves every file of from to the end of to; from is left empty. */

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <string.h>
@@ -218,4 +219,16 @@ int ppn_parse_uint(const char *text, unsigned max, unsigned *out)
 void ppn_wipe(void *pointer, size_t size)
 {
 	OPENSSL_cleanse(pointer, size);
+}
+
+bool ppn_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
+{
+	sigset_t all, old;
+	bool started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(thread, NULL, run, arg) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return started;
 }

@@ -7,7 +7,9 @@
  * sensible without memory, and checking every strdup would bury the logic that matters.
  */
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +82,12 @@ void ppn_arena_release(struct ppn_arena *arena);
  */
 int ppn_parse_uint(const char *text, unsigned max, unsigned *out);
 int ppn_parse_u64(const char *text, uint64_t max, uint64_t *out);
+
+/*
+ * pthread_create() for a helper thread that takes no signals: they stay with the threads that
+ * expect them. True when the thread started.
+ */
+bool ppn_thread_start(pthread_t *thread, void *(*run)(void *), void *arg);
 
 /* Overwrites memory that held a secret in a way the compiler may not remove. */
 void ppn_wipe(void *pointer, size_t size);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -674,19 +673,6 @@ static void *ahead_helper(void *arg)
 	return NULL;
 }
 
-/* The helper takes no signals: they stay with the threads that expect them. */
-static bool ahead_start(struct ppn_ytree_ahead *ahead)
-{
-	sigset_t all, old;
-	bool started;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(&ahead->helper, NULL, ahead_helper, ahead) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return started;
-}
-
 struct ppn_ytree_ahead *ppn_ytree_ahead_new(const struct ppn_fileset *set,
 					    bool (*wanted)(const struct ppn_file *file))
 {
@@ -698,7 +684,7 @@ struct ppn_ytree_ahead *ppn_ytree_ahead_new(const struct ppn_fileset *set,
 	pthread_mutex_init(&ahead->lock, NULL);
 	pthread_cond_init(&ahead->done, NULL);
 	pthread_cond_init(&ahead->room, NULL);
-	ahead->has_helper = set->count > 1 && ahead_start(ahead);
+	ahead->has_helper = set->count > 1 && ppn_thread_start(&ahead->helper, ahead_helper, ahead);
 	return ahead;
 }
 

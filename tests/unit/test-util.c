@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,12 +85,40 @@ static void test_util_arena_grow(void **unused)
 	ppn_arena_release(&arena);
 }
 
+static void *report_mask(void *opaque)
+{
+	sigset_t *mask = opaque;
+
+	pthread_sigmask(SIG_SETMASK, NULL, mask);
+	return NULL;
+}
+
+/* A helper thread blocks every signal; the caller's mask is as it was. */
+static void test_util_thread_start(void **unused)
+{
+	sigset_t before, after, in_thread;
+	pthread_t thread;
+
+	sigemptyset(&in_thread);
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
+	assert_true(ppn_thread_start(&thread, report_mask, &in_thread));
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+
+	assert_true(sigismember(&in_thread, SIGINT));
+	assert_true(sigismember(&in_thread, SIGTERM));
+	assert_true(sigismember(&in_thread, SIGHUP));
+	assert_int_equal(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
+	assert_int_equal(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_util_arena_alloc),
 		cmocka_unit_test(test_util_arena_many_blocks),
 		cmocka_unit_test(test_util_arena_grow),
+		cmocka_unit_test(test_util_thread_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
