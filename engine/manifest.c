@@ -435,3 +435,28 @@ int ppn_manifest_load(const struct ppn_fileset *set, struct ppn_fleet **out,
 	*out = loader.fleet;
 	return 0;
 }
+
+char *ppn_manifest_guess_interface(const char *data, size_t size)
+{
+	struct ppn_diags ignored = {0};
+	struct ppn_ynode *root = NULL;
+	const struct ppn_yentry *entry;
+	char *ifname = NULL;
+
+	ppn_ytree_parse(data, size, "ppn.yaml", &root, &ignored);
+	ppn_diags_release(&ignored);
+	if (!root || root->kind != PPN_YNODE_MAPPING) {
+		ppn_ytree_free(root);
+		return NULL;
+	}
+
+	entry = ppn_ytree_find(root, "interface");
+	if (!entry)
+		ifname = ppn_xstrdup(PPN_DEFAULT_INTERFACE);
+	else if (entry->value->kind == PPN_YNODE_SCALAR &&
+		 strlen(entry->value->text) == entry->value->len &&
+		 ppn_scalar_is_interface(entry->value->text))
+		ifname = ppn_xstrdup(entry->value->text);
+	ppn_ytree_free(root);
+	return ifname;
+}

@@ -24,4 +24,13 @@
 int ppn_manifest_load(const struct ppn_fileset *set, struct ppn_fleet **out,
 		      struct ppn_diags *diags);
 
+/*
+ * A guess made before the commit is checked: the interface that the Network manifest in data
+ * (the bytes of a ppn.yaml) names, the default when it names none, or NULL when the YAML is
+ * unreadable or the name is not a valid interface name. Only for work that merely reads and
+ * that the caller makes again when the loaded fleet names another interface. Returns a string
+ * the caller frees.
+ */
+char *ppn_manifest_guess_interface(const char *data, size_t size);
+
 #endif

@@ -57,8 +57,13 @@ struct ppn_plugin {
 	int (*open)(const struct ppn_plugin_options *options, void **state);
 	void (*close)(void *state);
 
-	/* Mandatory. Reads the real state the plugin owns and keeps it in *state; resources it
-	 * does not own are never read into it. A missing resource is not an error. */
+	/*
+	 * Mandatory. Reads the real state the plugin owns and keeps it in *state; resources it
+	 * does not own are never read into it. A missing resource is not an error. It may run on
+	 * another thread than open(), though never at the same time as another call on the same
+	 * state, and before the commit is loaded: then desired holds neither a fleet nor a
+	 * WireGuard configuration, and what to observe is in the options given to open().
+	 */
 	int (*observe)(void *state, const struct ppn_desired *desired);
 
 	/* Mandatory. Appends the actions that turn the last observed state into the desired one. */

@@ -2,6 +2,8 @@
 #include "reconcile.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
@@ -20,6 +22,21 @@ struct commit_view {
 	struct ppn_fleet *fleet; /* NULL when the commit is absent or invalid */
 };
 
+/*
+ * Observing a WireGuard interface takes about as long as loading a large commit and needs
+ * nothing of the commit but the interface's name. So the WireGuard plugin observes the
+ * interface that --interface or the commit's ppn.yaml names on a thread of its own, while the
+ * commit is read and loaded. Observing only reads: when the commit turns out invalid the
+ * observation is dropped, and when the fleet that ends up enforced names another interface it
+ * is made again.
+ */
+struct early_observation {
+	char *ifname; /* the interface it observes; NULL when there is no early observation */
+	pthread_t thread;
+	bool running;
+	int result; /* of the plugin's open, or else of its observe */
+};
+
 /* Everything one pass holds; released by pass_release(). */
 struct pass {
 	const struct ppn_reconcile_options *options;
@@ -28,12 +45,23 @@ struct pass {
 	struct commit_view applied; /* what this node applied last, if it can be read */
 	const struct commit_view *enforced;
 	struct ppn_wg_device *wireguard;
-	struct ppn_loaded_plugin *plugins[2];
+	struct ppn_loaded_plugin *plugins[2]; /* WireGuard's first */
 	size_t n_plugins;
+	int wireguard_error; /* why the WireGuard plugin could not be loaded */
+	struct early_observation early;
 };
+
+static void finish_early(struct early_observation *early)
+{
+	if (early->running)
+		pthread_join(early->thread, NULL);
+	early->running = false;
+}
 
 static void pass_release(struct pass *pass)
 {
+	finish_early(&pass->early);
+	free(pass->early.ifname);
 	for (size_t i = 0; i < pass->n_plugins; i++)
 		ppn_plugin_unload(pass->plugins[i]);
 	ppn_wg_device_free(pass->wireguard);
@@ -63,6 +91,110 @@ static int open_source(struct pass *pass)
 	if (r == -ENOENT)
 		ppn_err("source '%s': no ref '%s'", options->repo, options->ref);
 	return r;
+}
+
+/* ---- Plugins ---- */
+
+static struct ppn_plugin_options plugin_options(const struct pass *pass, const char *ifname)
+{
+	const struct ppn_reconcile_options *options = pass->options;
+
+	return (struct ppn_plugin_options){
+		.node = options->node,
+		.state_dir = options->state_dir,
+		.backend = options->backend,
+		.ifname = ifname,
+		.dry_run = options->dry_run,
+	};
+}
+
+static const char *plugin_dir(const struct pass *pass)
+{
+	return pass->options->plugin_dir ? pass->options->plugin_dir : ppn_plugin_default_dir();
+}
+
+/* Loads the WireGuard plugin once: a second call returns the first one's result. */
+static int load_wireguard(struct pass *pass)
+{
+	if (pass->n_plugins > 0 || pass->wireguard_error < 0)
+		return pass->wireguard_error;
+
+	pass->wireguard_error =
+		ppn_plugin_load_named(plugin_dir(pass), "wireguard", &pass->plugins[0]);
+	if (pass->wireguard_error == 0)
+		pass->n_plugins = 1;
+	return pass->wireguard_error;
+}
+
+static void *observe_thread(void *opaque)
+{
+	struct pass *pass = opaque;
+	struct ppn_loaded_plugin *plugin = pass->plugins[0];
+	const struct ppn_desired nothing_yet = {0};
+
+	pass->early.result = plugin->table->observe(plugin->state, &nothing_yet);
+	return NULL;
+}
+
+/* The interface the commit about to be loaded most likely names, or NULL. */
+static char *guess_interface(struct pass *pass)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t size;
+
+	if (pass->options->ifname)
+		return ppn_xstrdup(pass->options->ifname);
+	if (ppn_source_read_file(pass->source, pass->wanted.id, "ppn.yaml", &data, &size) < 0)
+		return NULL;
+	return ppn_manifest_guess_interface(data, size);
+}
+
+/* Best effort: without a guess or a plugin, the usual observation does the work later. */
+static void observe_early(struct pass *pass)
+{
+	struct early_observation *early = &pass->early;
+	struct ppn_plugin_options options;
+	struct ppn_loaded_plugin *plugin;
+
+	early->ifname = guess_interface(pass);
+	if (!early->ifname || load_wireguard(pass) < 0) {
+		free(PPN_TAKE_PTR(early->ifname));
+		return;
+	}
+
+	plugin = pass->plugins[0];
+	options = plugin_options(pass, early->ifname);
+	early->result = plugin->table->open(&options, &plugin->state);
+	if (early->result < 0)
+		return;
+	early->running = ppn_thread_start(&early->thread, observe_thread, pass);
+	if (!early->running)
+		observe_thread(pass);
+}
+
+/*
+ * Waits for the early observation. True when it was of ifname, with its result in *result;
+ * false when there was none, or it looked at another interface and was dropped.
+ */
+static bool take_early(struct pass *pass, const char *ifname, int *result)
+{
+	struct early_observation *early = &pass->early;
+	struct ppn_loaded_plugin *plugin = pass->plugins[0];
+
+	if (!early->ifname)
+		return false;
+	finish_early(early);
+	if (strcmp(early->ifname, ifname) == 0) {
+		*result = early->result;
+		return true;
+	}
+
+	ppn_debug("wireguard/interface '%s': observed early, but commit %.12s names '%s'",
+		  early->ifname, pass->enforced->id, ifname);
+	plugin->table->close(plugin->state);
+	plugin->state = NULL;
+	free(PPN_TAKE_PTR(early->ifname));
+	return false;
 }
 
 /* Loads a commit; with report set, its problems are printed as path:line:column lines. */
@@ -204,19 +336,14 @@ static bool has_vms_placed(const struct ppn_fleet *fleet, const char *node)
 static int load_plugins(struct pass *pass)
 {
 	const struct ppn_reconcile_options *options = pass->options;
-	const char *dir = options->plugin_dir ? options->plugin_dir : ppn_plugin_default_dir();
 	bool vms = has_vms_placed(pass->enforced->fleet, options->node) ||
 		   has_vms_placed(pass->applied.fleet, options->node);
 	int r;
 
-	r = ppn_plugin_load_named(dir, "wireguard", &pass->plugins[pass->n_plugins]);
-	if (r < 0)
+	r = load_wireguard(pass);
+	if (r < 0 || !vms)
 		return r;
-	pass->n_plugins++;
-
-	if (!vms)
-		return 0;
-	r = ppn_plugin_load_named(dir, "libvirt", &pass->plugins[pass->n_plugins]);
+	r = ppn_plugin_load_named(plugin_dir(pass), "libvirt", &pass->plugins[pass->n_plugins]);
 	if (r < 0)
 		return r;
 	pass->n_plugins++;
@@ -228,20 +355,15 @@ static int plan_with_plugin(struct pass *pass, size_t index, const struct ppn_de
 			    struct ppn_plan *plan)
 {
 	struct ppn_loaded_plugin *plugin = pass->plugins[index];
-	const struct ppn_reconcile_options *options = pass->options;
-	struct ppn_plugin_options plugin_options = {
-		.node = options->node,
-		.state_dir = options->state_dir,
-		.backend = options->backend,
-		.ifname = pass->wireguard->ifname,
-		.dry_run = options->dry_run,
-	};
+	struct ppn_plugin_options options = plugin_options(pass, pass->wireguard->ifname);
 	size_t first = plan->n_actions;
 	int r;
 
-	r = plugin->table->open(&plugin_options, &plugin->state);
-	if (r == 0)
-		r = plugin->table->observe(plugin->state, desired);
+	if (index != 0 || !take_early(pass, pass->wireguard->ifname, &r)) {
+		r = plugin->table->open(&options, &plugin->state);
+		if (r == 0)
+			r = plugin->table->observe(plugin->state, desired);
+	}
 	if (r == 0)
 		r = plugin->table->plan(plugin->state, desired, plan);
 	if (r < 0)
@@ -339,8 +461,10 @@ static int run(struct pass *pass, struct ppn_plan *plan, bool *refused)
 
 	/* Source, trust and load: one whole commit, or the last good one. */
 	r = open_source(pass);
-	if (r == 0)
+	if (r == 0) {
+		observe_early(pass);
 		r = choose_commit(pass, plan, refused);
+	}
 	if (r < 0)
 		return r;
 	describe(pass, plan);

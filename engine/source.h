@@ -33,6 +33,14 @@ int ppn_source_resolve(struct ppn_source *source, const char *ref,
  */
 int ppn_source_read(struct ppn_source *source, const char *commit, struct ppn_fileset *set);
 
+/*
+ * Reads one file of commit's tree, such as "ppn.yaml", into *data (malloc'ed, not
+ * NUL-terminated) and *size. Returns 0, -ENOENT when the tree has no such regular file, or
+ * -errno. Logs nothing: a caller that needs the file reads it with ppn_source_read().
+ */
+int ppn_source_read_file(struct ppn_source *source, const char *commit, const char *path,
+			 char **data, size_t *size);
+
 void ppn_source_free(struct ppn_source *source);
 
 #endif

@@ -38,6 +38,7 @@ make_fleet_repo() {
 	air_pub=$(wg pubkey <"$work/air.key")
 	cp -r "$source_root/examples/fleet" "$work/checkout"
 	sed -i "s|^publicKey: .*|publicKey: $air_pub|" "$work/checkout/peers/macbook-air.yaml"
+	sed -i "s|^interface: .*|interface: $ifname|" "$work/checkout/ppn.yaml"
 
 	git init -q --bare -b main "$work/fleet.git"
 	git -C "$work/checkout" init -q -b main
@@ -84,13 +85,23 @@ snapshot() {
 	in_ns ip -o link show dev "$ifname"
 }
 
-run_dry_run() {
+# The interface is the one the fleet's ppn.yaml names: no --interface.
+run_reconcile() {
 	local status=0
 
-	in_ns "$reconcile" --dry-run --repo "$work/fleet.git" --node macbook-air \
-		--interface "$ifname" --state-dir "$work/state" "$@" >"$work/out" 2>"$work/err" ||
-		status=$?
+	in_ns "$reconcile" --repo "$work/fleet.git" --node macbook-air --state-dir "$work/state" \
+		"$@" >"$work/out" 2>"$work/err" || status=$?
 	echo "$status"
+}
+
+run_dry_run() {
+	run_reconcile --dry-run "$@"
+}
+
+commit_all() {
+	git -C "$work/checkout" -c user.name=test -c user.email=test@ppn.invalid \
+		commit -q -am "$1"
+	git -C "$work/checkout" push -q "$work/fleet.git" main
 }
 
 expect_equal() {
@@ -155,9 +166,7 @@ echo "PASS: in sync, exit 0"
 # column, and nothing is touched.
 snapshot >"$work/before"
 sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
-git -C "$work/checkout" -c user.name=test -c user.email=test@ppn.invalid \
-	commit -q -am "relay: yes"
-git -C "$work/checkout" push -q "$work/fleet.git" main
+commit_all "relay: yes"
 status=$(run_dry_run)
 [ "$status" -eq 1 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: invalid exit $status" >&2; exit 1; }
 grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
@@ -166,3 +175,33 @@ grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "a refused commit changed the interface"
 echo "PASS: invalid commit refused with its position, exit 1, nothing changed"
+
+# The same refusal when applying, and the commit also renames the interface: the node keeps
+# enforcing its last applied commit on the interface that commit names, and the new name is
+# never created.
+sed -i 's/^relay: yes$/relay: true/' "$work/checkout/peers/gcp-relay.yaml"
+commit_all "relay: true"
+install -m 600 "$work/air.key" "$work/state/wireguard.key"
+status=$(run_reconcile --once)
+[ "$status" -eq 0 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: --once exit $status" >&2; exit 1; }
+applied=$(git -C "$work/fleet.git" rev-parse main)
+
+snapshot >"$work/before"
+sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
+sed -i "s|^interface: .*|interface: ppni-renamed0|" "$work/checkout/ppn.yaml"
+commit_all "rename the interface, and relay: yes"
+status=$(run_reconcile --once --verbose)
+[ "$status" -eq 1 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: --once exit $status" >&2; exit 1; }
+grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
+	{ cat "$work/err" >&2; echo "FAIL: no path:line:column for the bad file" >&2; exit 1; }
+grep -q "enforcing the last applied commit ${applied:0:12}" "$work/out" ||
+	{ cat "$work/out" >&2; echo "FAIL: the plan does not say what it enforces" >&2; exit 1; }
+grep -q "^interface '$ifname' observed through wireguard-go" "$work/out" ||
+	{ cat "$work/out" >&2; echo "FAIL: not the applied commit's interface" >&2; exit 1; }
+grep -q "'ppni-renamed0': observed early, but commit ${applied:0:12} names '$ifname'" \
+	"$work/err" || { cat "$work/err" >&2; echo "FAIL: no second observation" >&2; exit 1; }
+! in_ns ip link show ppni-renamed0 >/dev/null 2>&1 ||
+	{ echo "FAIL: a refused commit's interface was created" >&2; exit 1; }
+snapshot >"$work/after"
+expect_equal "$work/before" "$work/after" "a refused --once changed the interface"
+echo "PASS: --once on a refused commit that renames the interface kept the applied one"

@@ -268,6 +268,37 @@ static void expect_diags(const char *path, const char *text, const char *expecte
 	ppn_diags_release(&diags);
 }
 
+/* A guess from ppn.yaml alone: only a valid interface name, or the default when none is set. */
+static void test_manifest_guess_interface(void **unused)
+{
+	static const struct {
+		const char *yaml;
+		const char *ifname; /* NULL: no guess */
+	} cases[] = {
+		{"kind: Network\ninterface: wg-mesh.1\n", "wg-mesh.1"},
+		{"\xef\xbb\xbfinterface: 'ppn7'\r\n", "ppn7"},
+		{"kind: Network\nname: acme\n", PPN_DEFAULT_INTERFACE},
+		{"kind: Network\ninterface: ../x\n", NULL},
+		{"interface: a-name-of-16-char\n", NULL},
+		{"interface: [ppn0]\n", NULL},
+		{"interface: \"ppn\\0x\"\n", NULL},
+		{"interface: a\ninterface: b\n", NULL},
+		{"interface: a\n\tmtu: 1\n", NULL},
+		{"- interface: a\n", NULL},
+		{"# only a comment\n", NULL},
+	};
+
+	for (size_t i = 0; i < PPN_ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *got =
+			ppn_manifest_guess_interface(cases[i].yaml, strlen(cases[i].yaml));
+
+		if (!cases[i].ifname)
+			assert_null(got);
+		else
+			assert_string_equal(got, cases[i].ifname);
+	}
+}
+
 /* --- scalar parsers ---------------------------------------------------------------------- */
 
 static void test_manifest_scalar_resolve(void **unused)
@@ -1042,6 +1073,7 @@ static void test_manifest_good_corpus(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_manifest_guess_interface),
 		cmocka_unit_test(test_manifest_scalar_resolve),
 		cmocka_unit_test(test_manifest_scalar_resolve_edges),
 		cmocka_unit_test(test_manifest_scalar_bool),

@@ -365,6 +365,33 @@ static void test_source_subdir_and_large_blob(void **state)
 	ppn_source_free(source);
 }
 
+/* One file read alone: the same bytes as in the whole read; anything but a file is absent. */
+static void test_source_read_file(void **state)
+{
+	struct repos *repos = *state;
+	_cleanup_free_ char *commit = NULL, *data = NULL;
+	struct ppn_source *source;
+	size_t size = 0;
+
+	write_file(repos->work, "ppn.yaml", "kind: Network\ninterface: wg7\n");
+	write_file(repos->work, "peers/a.yaml", "kind: Peer\n");
+	commit = commit_and_push(repos, "main", "two files");
+	source = open_fetched(repos, repos->remote);
+
+	assert_int_equal(ppn_source_read_file(source, commit, "ppn.yaml", &data, &size), 0);
+	assert_int_equal(size, strlen("kind: Network\ninterface: wg7\n"));
+	assert_memory_equal(data, "kind: Network\ninterface: wg7\n", size);
+	free(PPN_TAKE_PTR(data));
+	assert_int_equal(ppn_source_read_file(source, commit, "peers/a.yaml", &data, &size), 0);
+	assert_memory_equal(data, "kind: Peer\n", size);
+
+	assert_int_equal(ppn_source_read_file(source, commit, "peers", &data, &size), -ENOENT);
+	assert_int_equal(ppn_source_read_file(source, commit, "vms/x.yaml", &data, &size), -ENOENT);
+	assert_int_equal(ppn_source_read_file(source, "main", "ppn.yaml", &data, &size), -EINVAL);
+	assert_memory_equal(data, "kind: Peer\n", size); /* untouched by the failures */
+	ppn_source_free(source);
+}
+
 /* A symbolic link cannot be read in a checkout either: the commit is refused, set untouched. */
 static void test_source_symlink_refused(void **state)
 {
@@ -618,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_resolve_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_file_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_subdir_and_large_blob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_read_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_reads_many_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_first_problem_wins, setup, teardown),
