@@ -211,11 +211,6 @@ dry_ms=$(median <<<"$times")
 rss_kib=$(ip netns exec "$ns" bash -c "work=$work; $(declare -f peak_rss_kib); peak_rss_kib \"\$@\"" _ \
 	"$reconcile" "${reconcile_args[@]}")
 
-if "$reconcile" --help 2>&1 | grep -q -- '--timings'; then
-	echo "== breakdown (--timings)"
-	ip netns exec "$ns" "$reconcile" "${reconcile_args[@]}" --timings 2>&1 >/dev/null | sed 's/^/   /'
-fi
-
 if [ -n "$profiler" ]; then
 	echo "== one more warm dry-run under: $profiler"
 	read -r -a profiler_words <<<"$profiler"
