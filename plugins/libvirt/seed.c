@@ -15,6 +15,8 @@
 #include "lv.h"
 #include "util.h"
 
+/* pad: 300 KiB of zeros after the last file, as genisoimage writes by default, so that a guest
+ * kernel reading ahead past the end of the data still reads inside the device. */
 #define SEED_OPTIONS "iso9660:volume-id=cidata,iso9660:rockridge,iso9660:joliet,iso9660:pad"
 
 /* The image as libarchive writes it, grown as needed. */
