@@ -82,11 +82,15 @@ static char *endpoint_text(const struct ppn_endpoint *endpoint)
 }
 
 /* "a/len, b/len": built in one pass, since a relay's list may hold thousands of prefixes. */
+/* NULL for none, so that a plan shows them as absent. */
 static char *prefixes_text(const struct ppn_prefix *prefixes, size_t count)
 {
-	char *text = ppn_xmalloc(count * (PPN_PREFIX_STRLEN + 2) + 1);
+	char *text;
 	size_t used = 0;
 
+	if (count == 0)
+		return NULL;
+	text = ppn_xmalloc(count * (PPN_PREFIX_STRLEN + 2) + 1);
 	text[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0) {

@@ -8,6 +8,7 @@
  * only say which resource and which fields, so what is applied is exactly what was planned.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -207,10 +208,67 @@ static int use_local_key(const struct wg_state *state, struct ppn_wg_device *des
 	return 0;
 }
 
+static int peer_key_cmp(const void *a, const void *b)
+{
+	const struct ppn_peer *const *x = a, *const *y = b;
+
+	return ppn_key_cmp(&(*x)->public_key, &(*y)->public_key);
+}
+
+static int key_peer_cmp(const void *key, const void *element)
+{
+	const struct ppn_peer *const *peer = element;
+
+	return ppn_key_cmp(key, &(*peer)->public_key);
+}
+
+static const struct ppn_peer **peers_by_key(const struct ppn_fleet *fleet)
+{
+	const struct ppn_peer **by_key = ppn_xcalloc(fleet->n_peers + 1, sizeof(*by_key));
+
+	for (size_t i = 0; i < fleet->n_peers; i++)
+		by_key[i] = &fleet->peers[i];
+	qsort(by_key, fleet->n_peers, sizeof(*by_key), peer_key_cmp);
+	return by_key;
+}
+
+/*
+ * The diff sees devices only, so to it a peer to remove is "not in the manifests". When the
+ * fleet does hold that key, the reason is another: it is this node's own key, or a peer behind
+ * NAT that this node, behind NAT as well, reaches through the relay and never directly.
+ */
+static void explain_removals(struct ppn_plan *plan, size_t first, const struct ppn_fleet *fleet,
+			     const char *node)
+{
+	_cleanup_free_ const struct ppn_peer **by_key = NULL;
+
+	for (size_t i = first; fleet && i < plan->n_actions; i++) {
+		struct ppn_action *action = &plan->actions[i];
+		const struct ppn_wg_change *change = action->payload;
+		const struct ppn_peer **found;
+
+		if (action->op != PPN_OP_DELETE || strcmp(action->kind, "wireguard/peer") != 0)
+			continue;
+		if (!by_key)
+			by_key = peers_by_key(fleet);
+		found = bsearch(&change->public_key, by_key, fleet->n_peers, sizeof(*by_key),
+				key_peer_cmp);
+		if (!found)
+			continue;
+
+		if (node && strcmp((*found)->name, node) == 0)
+			ppn_action_set_reason(action, "this node's own key");
+		else
+			ppn_action_set_reason(action, "peer '%s', reached through the relay",
+					      (*found)->name);
+	}
+}
+
 static int wg_plan(void *opaque, const struct ppn_desired *desired, struct ppn_plan *plan)
 {
 	struct wg_state *state = opaque;
 	struct ppn_wg_device *resolved;
+	size_t first = plan->n_actions;
 	int r;
 
 	if (!state->observed) {
@@ -227,6 +285,8 @@ static int wg_plan(void *opaque, const struct ppn_desired *desired, struct ppn_p
 	r = use_local_key(state, resolved, plan);
 	if (r == 0)
 		r = ppn_wg_diff(resolved, state->observed, plan);
+	if (r == 0)
+		explain_removals(plan, first, desired->fleet, state->node);
 	if (r < 0) {
 		ppn_wg_device_free(resolved);
 		return r;

@@ -78,8 +78,9 @@ configure_interface() {
 	in_ns ip route add 10.77.0.50/32 dev "$ifname"
 }
 
+# wireguard-go lists peers in no fixed order: the interface's line first, then peers sorted.
 snapshot() {
-	in_ns wg show "$ifname" dump
+	in_ns wg show "$ifname" dump | awk 'NR == 1 { print; next } { print | "sort" }'
 	in_ns ip -o address show dev "$ifname"
 	in_ns ip -o route show dev "$ifname"
 	in_ns ip -o link show dev "$ifname"
@@ -161,6 +162,17 @@ echo "No changes. Node 'macbook-air' matches commit ${commit:0:12}." >"$work/exp
 tail -n 1 "$work/out" >"$work/tail"
 expect_equal "$work/expected-tail" "$work/tail" "the in-sync plan differs"
 echo "PASS: in sync, exit 0"
+
+# A peer of the fleet held directly by a node that must reach it through the relay: its
+# removal says so, rather than that the key is unknown.
+pro_pub=$(sed -n 's/^publicKey: //p' "$work/checkout/peers/macbook-pro.yaml")
+in_ns wg set "$ifname" peer "$pro_pub"
+status=$(run_dry_run)
+[ "$status" -eq 2 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: direct exit $status" >&2; exit 1; }
+grep -q -x -F -e "- wireguard/peer '$pro_pub' (peer 'macbook-pro', reached through the relay)" \
+	"$work/out" || { cat "$work/out" >&2; echo "FAIL: no reason for the direct peer" >&2; exit 1; }
+in_ns wg set "$ifname" peer "$pro_pub" remove
+echo "PASS: a fleet peer held directly is removed as one reached through the relay"
 
 # A commit with one invalid file is refused whole: exit 1, the error names the file, line and
 # column, and nothing is touched.
