@@ -3,9 +3,9 @@
 #define PPN_RECONCILE_H
 
 /*
- * One reconcile pass (DESIGN.md §4): source, load, desire, observe, plan, and, unless this is
- * a dry run, apply. The pass is level-triggered: it compares the whole desired state with the
- * whole observed state every time, so running it twice changes nothing the second time.
+ * One reconcile pass: source, load, desire, observe, plan, and, unless this is a dry run,
+ * apply. The pass is level-triggered: it compares the whole desired state with the whole
+ * observed state every time, so running it twice changes nothing the second time.
  */
 
 #include <stdbool.h>
