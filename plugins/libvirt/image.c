@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Base images. The node copies an image's source into ppn's pool and checks its SHA-256 in
- * the same pass over the bytes (OpenSSL, streaming); only a copy whose digest matched is
- * kept. VMs are backed by the copy, never by the source, which could change after the check.
+ * Base images. The node copies an image's source (a file on the node, or a download of a URL)
+ * into ppn's pool and checks its SHA-256 in the same pass over the bytes (OpenSSL, streaming);
+ * only a copy whose digest matched is kept. VMs are backed by the copy, never by the source,
+ * which could change after the check.
  *
  * That a copy was checked is recorded as an empty file <state_dir>/libvirt/verified/<volume>.
  * <sha256>, written (and synced) after the copy's bytes were synced: a copy interrupted by a
@@ -56,23 +57,28 @@ static bool is_url(const char *source)
 	return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
 }
 
-static int source_open(const struct ppn_image *image, struct stat *st, char **why)
+/* The source's bytes, as a descriptor at offset 0: the file itself, or a download of it. */
+static int source_open(struct ppn_lv_state *state, const struct ppn_image *image, struct stat *st,
+		       char **why)
 {
-	int fd;
+	int fd = -1;
 
 	if (is_url(image->source)) {
-		/* TODO: download with a maintained HTTP library; none is linked yet. */
-		*why = ppn_xstrdup("downloading images is not supported yet; put the file on the "
-				   "node and use its path");
-		return -EOPNOTSUPP;
-	}
-	fd = open(image->source, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
+		int r = ppn_lv_download(state, image, &fd, why);
 
-		*why = ppn_xasprintf("cannot open '%s': %s", image->source, strerror(errno));
-		return r;
+		if (r < 0)
+			return r;
+	} else {
+		fd = open(image->source, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int r = -errno;
+
+			*why = ppn_xasprintf("cannot open '%s': %s", image->source,
+					     strerror(errno));
+			return r;
+		}
 	}
+
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
 		*why = ppn_xasprintf("'%s' is not a regular file", image->source);
@@ -172,7 +178,7 @@ int ppn_lv_image_import(struct ppn_lv_state *state, virStoragePoolPtr pool,
 	struct stat st;
 	int fd, r;
 
-	fd = source_open(image, &st, why);
+	fd = source_open(state, image, &st, why);
 	if (fd < 0)
 		return fd;
 

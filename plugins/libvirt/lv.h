@@ -253,6 +253,13 @@ char *ppn_lv_image_record(const struct ppn_image *image);
 /* Reads the verified records into observed. */
 int ppn_lv_image_read_verified(struct ppn_lv_state *state, struct ppn_lv_observed *observed);
 
+/* ---- download.c ---- */
+
+/* Downloads image's http(s) source into an unnamed file under <state_dir>/libvirt: *out is
+ * its descriptor, at offset 0. Returns 0, or -errno with *why set. Checks no digest. */
+int ppn_lv_download(struct ppn_lv_state *state, const struct ppn_image *image, int *out,
+		    char **why);
+
 /* ---- facts.c ---- */
 
 /* Probes (once) and returns the node's facts, overrides applied. */

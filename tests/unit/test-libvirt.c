@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct fx {
 	struct ppn_fleet *fleet;
 	struct ppn_lv_state *state;
 	struct ppn_plan plan;
+	pid_t http_pid; /* an HTTP server serving dir, or 0 */
 };
 
 /* The fixture of the running test, freed by teardown when an assertion ended it early. */
@@ -271,9 +273,12 @@ static void remove_tree(const char *dir)
 	assert_int_equal(status, 0);
 }
 
+static void http_stop(struct fx *fx);
+
 static void fx_free(struct fx *fx)
 {
 	current = NULL;
+	http_stop(fx);
 	ppn_plugin.close(fx->state);
 	ppn_plan_release(&fx->plan);
 	ppn_fleet_free(fx->fleet);
@@ -849,19 +854,144 @@ static void test_libvirt_checksum_mismatch_is_refused(void **unused)
 	fx_free(fx);
 }
 
-static void test_libvirt_url_source_is_refused(void **unused)
+/* A VM pinned to NODE over image. */
+static void fx_put_vm_over(struct fx *fx, const char *name, const char *image)
+{
+	_cleanup_free_ char *path = ppn_xasprintf("vms/%s.yaml", name);
+
+	fx_put(fx, path,
+	       "apiVersion: ppn/v1\nkind: VM\nname: %s\nimage: %s\nmemory: 128MiB\nvcpus: 1\n"
+	       "disk: 1GiB\npin: " NODE "\n",
+	       name, image);
+}
+
+/*
+ * A real HTTP server for image URLs: Python's http.server serving the fixture's directory on
+ * a port of its own on 127.0.0.1. "/to-file" redirects to a file:// URL, which must never be
+ * followed.
+ */
+static const char http_server_script[] =
+	"import functools, http.server, sys\n"
+	"class Handler(http.server.SimpleHTTPRequestHandler):\n"
+	"    def log_message(self, *args):\n"
+	"        pass\n"
+	"    def do_GET(self):\n"
+	"        if self.path == '/to-file':\n"
+	"            self.send_response(302)\n"
+	"            self.send_header('Location', 'file:///etc/hostname')\n"
+	"            self.end_headers()\n"
+	"            return\n"
+	"        super().do_GET()\n"
+	"handler = functools.partial(Handler, directory=sys.argv[1])\n"
+	"server = http.server.HTTPServer(('127.0.0.1', 0), handler)\n"
+	"with open(sys.argv[2] + '.tmp', 'w') as f:\n"
+	"    f.write(str(server.server_port))\n"
+	"import os\n"
+	"os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n"
+	"server.serve_forever()\n";
+
+/* Starts the server and returns its port. */
+static unsigned http_start(struct fx *fx)
+{
+	_cleanup_free_ char *port_file = ppn_xasprintf("%s/http.port", fx->dir);
+	unsigned port = 0;
+
+	fx->http_pid = fork();
+	assert_true(fx->http_pid >= 0);
+	if (fx->http_pid == 0) {
+		execl("/usr/bin/python3", "python3", "-c", http_server_script, fx->dir, port_file,
+		      (char *)NULL);
+		_exit(127);
+	}
+
+	for (int i = 0; i < 500 && port == 0; i++) {
+		FILE *file = fopen(port_file, "re");
+
+		if (file) {
+			assert_int_equal(fscanf(file, "%u", &port), 1);
+			fclose(file);
+		} else {
+			usleep(10000);
+		}
+	}
+	assert_true(port > 0);
+	return port;
+}
+
+static void http_stop(struct fx *fx)
+{
+	if (fx->http_pid <= 0)
+		return;
+	kill(fx->http_pid, SIGTERM);
+	waitpid(fx->http_pid, NULL, 0);
+	fx->http_pid = 0;
+}
+
+/* Nothing of a download stays in the state directory: only what was recorded. */
+static void assert_no_download_left(struct fx *fx)
+{
+	_cleanup_free_ char *command =
+		ppn_xasprintf("test -z \"$(find '%s' -name '.download-*')\"", fx->state_dir);
+
+	assert_int_equal(system(command), 0);
+}
+
+/* An image at a URL is downloaded, checked and copied into the pool like a local file. */
+static void test_libvirt_url_source_is_downloaded(void **unused)
 {
 	struct fx *fx = fx_new();
-	int results[2];
+	unsigned port = http_start(fx);
+	_cleanup_free_ char *url = ppn_xasprintf("http://127.0.0.1:%u/base.img", port);
+	_cleanup_free_ char *path = NULL, *copy = NULL, *source = NULL, *volume = NULL;
+	size_t copy_size, source_size;
 
-	fx_put_image(fx, "ppnv-base", "https://images.invalid/base.qcow2", fx->sha);
+	fx_put_image(fx, "ppnv-base", url, fx->sha);
 	fx_put_vm(fx, "ppnv-a", "128MiB", NODE, NULL);
+	fx_converge(fx);
+	assert_true(domain_running(fx, "ppn-ppnv-a"));
+
+	volume = ppn_lv_base_volume(ppn_fleet_image(fx->fleet, "ppnv-base"));
+	path = ppn_xasprintf("%s/images/%s", fx->state_dir, volume);
+	copy = read_file(path, &copy_size);
+	source = read_file(fx->image, &source_size);
+	assert_int_equal(copy_size, source_size);
+	assert_memory_equal(copy, source, source_size);
+	assert_no_download_left(fx);
+	fx_free(fx);
+}
+
+/* A download whose digest differs, a missing file and a redirect to file:// all fail alone,
+ * each with its own error, and leave nothing behind. */
+static void test_libvirt_url_failures(void **unused)
+{
+	struct fx *fx = fx_new();
+	unsigned port = http_start(fx);
+	_cleanup_free_ char *wrong = ppn_xasprintf("http://127.0.0.1:%u/base.img", port);
+	_cleanup_free_ char *missing = ppn_xasprintf("http://127.0.0.1:%u/absent.img", port);
+	_cleanup_free_ char *to_file = ppn_xasprintf("http://127.0.0.1:%u/to-file", port);
+	int results[6];
+
+	fx_put_image(fx, "ppnv-base", wrong,
+		     "abababababababababababababababababababababababababababababababab");
+	fx_put_image(fx, "ppnv-missing", missing, fx->sha);
+	fx_put_image(fx, "ppnv-to-file", to_file, fx->sha);
+	fx_put_vm(fx, "ppnv-a", "128MiB", NODE, NULL);
+	fx_put_vm_over(fx, "ppnv-b", "ppnv-missing");
+	fx_put_vm_over(fx, "ppnv-c", "ppnv-to-file");
 	fx_plan(fx);
-	assert_int_equal(fx->plan.n_actions, 2);
-	assert_int_equal(fx_apply(fx, results), -EOPNOTSUPP);
-	assert_int_equal(results[0], -EOPNOTSUPP);
-	assert_int_equal(results[1], -EOPNOTSUPP);
-	assert_false(domain_exists(fx, "ppn-ppnv-a"));
+	assert_int_equal(fx->plan.n_actions, 6);
+	assert_string_equal(fx->plan.actions[0].name, "ppnv-base");
+	assert_string_equal(fx->plan.actions[1].name, "ppnv-missing");
+	assert_string_equal(fx->plan.actions[2].name, "ppnv-to-file");
+
+	assert_true(fx_apply(fx, results) < 0);
+	assert_int_equal(results[0], -EBADMSG);
+	assert_int_equal(results[1], -EIO);
+	assert_int_equal(results[2], -EPROTONOSUPPORT);
+	for (size_t i = 3; i < 6; i++)
+		assert_true(results[i] < 0);
+	assert_int_equal(pool_volume_count(fx, POOL), 0);
+	assert_no_download_left(fx);
 	fx_free(fx);
 }
 
@@ -1180,7 +1310,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_libvirt_leftover_volumes_are_deleted, teardown),
 		cmocka_unit_test_teardown(test_libvirt_foreign_domain_name_is_refused, teardown),
 		cmocka_unit_test_teardown(test_libvirt_checksum_mismatch_is_refused, teardown),
-		cmocka_unit_test_teardown(test_libvirt_url_source_is_refused, teardown),
+		cmocka_unit_test_teardown(test_libvirt_url_source_is_downloaded, teardown),
+		cmocka_unit_test_teardown(test_libvirt_url_failures, teardown),
 		cmocka_unit_test_teardown(test_libvirt_xml_escapes_hostile_values, teardown),
 		cmocka_unit_test_teardown(test_libvirt_hostile_paths_and_cloud_init, teardown),
 		cmocka_unit_test_teardown(test_libvirt_domain_type_follows_facts, teardown),
