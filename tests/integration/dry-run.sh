@@ -58,9 +58,8 @@ start_wireguard_go() {
 		[ -S "/var/run/wireguard/$ifname.sock" ] && return 0
 		sleep 0.05
 	done
-	echo "FAIL: wireguard-go did not start" >&2
 	cat "$work/wireguard-go.log" >&2
-	exit 1
+	fail "wireguard-go did not start"
 }
 
 # What macbook-air has: the relay, but with a wrong second allowed-ip; a peer nobody
@@ -106,10 +105,22 @@ commit_all() {
 }
 
 expect_equal() {
-	if ! diff -u "$1" "$2"; then
-		echo "FAIL: $3" >&2
-		exit 1
-	fi
+	diff -u "$1" "$2" || fail "$3"
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# The last run's output and errors, then FAIL: for a failed check of what a run printed.
+fail_showing() {
+	cat "$work/out" "$work/err" >&2
+	fail "$@"
+}
+
+expect_status() { # WANT GOT LABEL
+	[ "$2" -eq "$1" ] || fail_showing "$3: exit $2, expected $1"
 }
 
 make_fleet_repo
@@ -118,7 +129,7 @@ configure_interface
 snapshot >"$work/before"
 
 status=$(run_dry_run)
-[ "$status" -eq 2 ] || { cat "$work/err" >&2; echo "FAIL: exit $status, expected 2" >&2; exit 1; }
+expect_status 2 "$status" "the dry run"
 cat >"$work/expected" <<EOT
 Plan for node 'macbook-air' from 'main' at commit ${commit:0:12}
 last applied commit: none
@@ -137,7 +148,7 @@ EOT
 expect_equal "$work/expected" "$work/out" "the text plan differs"
 
 status=$(run_dry_run --output json)
-[ "$status" -eq 2 ] || { cat "$work/err" >&2; echo "FAIL: json exit $status" >&2; exit 1; }
+expect_status 2 "$status" "the JSON dry run"
 /usr/bin/python3 - "$source_root/schemas/plan.schema.json" "$work/out" <<'PY'
 import json, sys
 import jsonschema
@@ -157,7 +168,7 @@ in_ns wg set "$ifname" peer "$relay_pub" allowed-ips 10.77.0.1/32,10.77.0.2/32 \
 in_ns ip route replace 10.77.0.2/32 dev "$ifname"
 in_ns ip route delete 10.77.0.50/32 dev "$ifname"
 status=$(run_dry_run)
-[ "$status" -eq 0 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: in sync exit $status" >&2; exit 1; }
+expect_status 0 "$status" "in sync"
 echo "No changes. Node 'macbook-air' matches commit ${commit:0:12}." >"$work/expected-tail"
 tail -n 1 "$work/out" >"$work/tail"
 expect_equal "$work/expected-tail" "$work/tail" "the in-sync plan differs"
@@ -168,9 +179,9 @@ echo "PASS: in sync, exit 0"
 pro_pub=$(sed -n 's/^publicKey: //p' "$work/checkout/peers/macbook-pro.yaml")
 in_ns wg set "$ifname" peer "$pro_pub"
 status=$(run_dry_run)
-[ "$status" -eq 2 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: direct exit $status" >&2; exit 1; }
+expect_status 2 "$status" "a direct fleet peer"
 grep -q -x -F -e "- wireguard/peer '$pro_pub' (peer 'macbook-pro', reached through the relay)" \
-	"$work/out" || { cat "$work/out" >&2; echo "FAIL: no reason for the direct peer" >&2; exit 1; }
+	"$work/out" || fail_showing "no reason for the direct peer"
 in_ns wg set "$ifname" peer "$pro_pub" remove
 echo "PASS: a fleet peer held directly is removed as one reached through the relay"
 
@@ -180,10 +191,10 @@ snapshot >"$work/before"
 sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
 commit_all "relay: yes"
 status=$(run_dry_run)
-[ "$status" -eq 1 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: invalid exit $status" >&2; exit 1; }
+expect_status 1 "$status" "an invalid commit"
 grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
-	{ cat "$work/err" >&2; echo "FAIL: no path:line:column for the bad file" >&2; exit 1; }
-[ ! -s "$work/out" ] || { echo "FAIL: a refused commit printed a plan" >&2; exit 1; }
+	fail_showing "no path:line:column for the bad file"
+[ ! -s "$work/out" ] || fail_showing "a refused commit printed a plan"
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "a refused commit changed the interface"
 echo "PASS: invalid commit refused with its position, exit 1, nothing changed"
@@ -195,7 +206,7 @@ sed -i 's/^relay: yes$/relay: true/' "$work/checkout/peers/gcp-relay.yaml"
 commit_all "relay: true"
 install -m 600 "$work/air.key" "$work/state/wireguard.key"
 status=$(run_reconcile --once)
-[ "$status" -eq 0 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: --once exit $status" >&2; exit 1; }
+expect_status 0 "$status" "--once"
 applied=$(git -C "$work/fleet.git" rev-parse main)
 
 snapshot >"$work/before"
@@ -203,17 +214,17 @@ sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
 sed -i "s|^interface: .*|interface: ppni-renamed0|" "$work/checkout/ppn.yaml"
 commit_all "rename the interface, and relay: yes"
 status=$(run_reconcile --once --verbose)
-[ "$status" -eq 1 ] || { cat "$work/out" "$work/err" >&2; echo "FAIL: --once exit $status" >&2; exit 1; }
+expect_status 1 "$status" "--once on an invalid commit"
 grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
-	{ cat "$work/err" >&2; echo "FAIL: no path:line:column for the bad file" >&2; exit 1; }
+	fail_showing "no path:line:column for the bad file"
 grep -q "enforcing the last applied commit ${applied:0:12}" "$work/out" ||
-	{ cat "$work/out" >&2; echo "FAIL: the plan does not say what it enforces" >&2; exit 1; }
+	fail_showing "the plan does not say what it enforces"
 grep -q "^interface '$ifname' observed through wireguard-go" "$work/out" ||
-	{ cat "$work/out" >&2; echo "FAIL: not the applied commit's interface" >&2; exit 1; }
+	fail_showing "not the applied commit's interface"
 grep -q "'ppni-renamed0': observed early, but commit ${applied:0:12} names '$ifname'" \
-	"$work/err" || { cat "$work/err" >&2; echo "FAIL: no second observation" >&2; exit 1; }
+	"$work/err" || fail_showing "no second observation"
 ! in_ns ip link show ppni-renamed0 >/dev/null 2>&1 ||
-	{ echo "FAIL: a refused commit's interface was created" >&2; exit 1; }
+	fail "a refused commit's interface was created"
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "a refused --once changed the interface"
 echo "PASS: --once on a refused commit that renames the interface kept the applied one"
