@@ -195,21 +195,19 @@ static int on_route(struct nl_msg *msg, void *arg)
 }
 
 /*
- * Asks for the main table's routes through ifindex. With strict checking the kernel filters
- * them itself; a kernel without it sends every route, which on_route() sorts out the same.
+ * Asks for family's routes of the main table through ifindex. With strict checking the kernel
+ * filters them itself; a kernel without it sends every route, which on_route() sorts out the
+ * same. One family at a time: a request for all of them would reach MPLS too, whose dump
+ * refuses a table filter and so would fail the whole request where that module is loaded.
  */
-static int request_routes(struct nl_sock *sock, int ifindex)
+static int request_routes(struct nl_sock *sock, int family, int ifindex)
 {
-	struct rtmsg rtm = {.rtm_family = AF_UNSPEC, .rtm_table = RT_TABLE_MAIN};
+	struct rtmsg rtm = {.rtm_family = (unsigned char)family, .rtm_table = RT_TABLE_MAIN};
 	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
-	int strict = 1;
 	int r;
 
 	if (!msg)
 		return -NLE_NOMEM;
-	setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &strict,
-		   sizeof(strict));
-
 	r = nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
 	if (r == 0)
 		r = nla_put_u32(msg, RTA_OIF, (uint32_t)ifindex);
@@ -221,13 +219,18 @@ static int request_routes(struct nl_sock *sock, int ifindex)
 
 static int read_routes(struct nl_sock *sock, int ifindex, struct ppn_wg_device *into)
 {
+	static const int families[] = {AF_INET, AF_INET6};
 	struct route_dump dump = {.ifindex = ifindex, .into = into};
+	int strict = 1;
 	int r = nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, on_route, &dump);
 
-	if (r == 0)
-		r = request_routes(sock, ifindex);
-	if (r == 0)
-		r = nl_recvmsgs_default(sock);
+	setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &strict,
+		   sizeof(strict));
+	for (size_t i = 0; r == 0 && i < PPN_ARRAY_SIZE(families); i++) {
+		r = request_routes(sock, families[i], ifindex);
+		if (r == 0)
+			r = nl_recvmsgs_default(sock);
+	}
 	if (r < 0) {
 		ppn_err("wireguard/interface '%s': cannot read routes: %s", into->ifname,
 			nl_geterror(r));
