@@ -27,14 +27,15 @@ struct commit_view {
  * nothing of the commit but the interface's name. So the WireGuard plugin observes the
  * interface that --interface or the commit's ppn.yaml names on a thread of its own, while the
  * commit is read and loaded. Observing only reads: when the commit turns out invalid the
- * observation is dropped, and when the fleet that ends up enforced names another interface it
- * is made again.
+ * observation is dropped, what it logged too, and when the fleet that ends up enforced names
+ * another interface it is made again.
  */
 struct early_observation {
 	char *ifname; /* the interface it observes; NULL when there is no early observation */
 	pthread_t thread;
 	bool running;
-	int result; /* of the plugin's open, or else of its observe */
+	int result;               /* of the plugin's open, or else of its observe */
+	struct ppn_log_held held; /* what the observation logged, printed once it is used */
 };
 
 /* Everything one pass holds; released by pass_release(). */
@@ -62,6 +63,7 @@ static void pass_release(struct pass *pass)
 {
 	finish_early(&pass->early);
 	free(pass->early.ifname);
+	ppn_log_held_release(&pass->early.held);
 	for (size_t i = 0; i < pass->n_plugins; i++)
 		ppn_plugin_unload(pass->plugins[i]);
 	ppn_wg_device_free(pass->wireguard);
@@ -132,7 +134,9 @@ static void *observe_thread(void *opaque)
 	struct ppn_loaded_plugin *plugin = pass->plugins[0];
 	const struct ppn_desired nothing_yet = {0};
 
+	ppn_log_hold_begin(&pass->early.held);
 	pass->early.result = plugin->table->observe(plugin->state, &nothing_yet);
+	ppn_log_hold_end();
 	return NULL;
 }
 
@@ -185,12 +189,14 @@ static bool take_early(struct pass *pass, const char *ifname, int *result)
 		return false;
 	finish_early(early);
 	if (strcmp(early->ifname, ifname) == 0) {
+		ppn_log_held_print(&early->held);
 		*result = early->result;
 		return true;
 	}
 
 	ppn_debug("wireguard/interface '%s': observed early, but commit %.12s names '%s'",
 		  early->ifname, pass->enforced->id, ifname);
+	ppn_log_held_release(&early->held);
 	plugin->table->close(plugin->state);
 	plugin->state = NULL;
 	free(PPN_TAKE_PTR(early->ifname));

@@ -186,15 +186,18 @@ in_ns wg set "$ifname" peer "$pro_pub" remove
 echo "PASS: a fleet peer held directly is removed as one reached through the relay"
 
 # A commit with one invalid file is refused whole: exit 1, the error names the file, line and
-# column, and nothing is touched.
+# column, and nothing is touched. Its ppn.yaml also names 'lo', which is no WireGuard link:
+# what the early look at that interface found is not reported for a refused commit.
 snapshot >"$work/before"
 sed -i 's/^relay: true$/relay: yes/' "$work/checkout/peers/gcp-relay.yaml"
-commit_all "relay: yes"
+sed -i "s|^interface: .*|interface: lo|" "$work/checkout/ppn.yaml"
+commit_all "relay: yes, interface: lo"
 status=$(run_dry_run)
 expect_status 1 "$status" "an invalid commit"
 grep -q "^peers/gcp-relay.yaml:7:8: expected true or false, got " "$work/err" ||
 	fail_showing "no path:line:column for the bad file"
 [ ! -s "$work/out" ] || fail_showing "a refused commit printed a plan"
+! grep -q "interface 'lo'" "$work/err" || fail_showing "the refused commit's interface was reported"
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "a refused commit changed the interface"
 echo "PASS: invalid commit refused with its position, exit 1, nothing changed"
@@ -203,7 +206,8 @@ echo "PASS: invalid commit refused with its position, exit 1, nothing changed"
 # enforcing its last applied commit on the interface that commit names, and the new name is
 # never created.
 sed -i 's/^relay: yes$/relay: true/' "$work/checkout/peers/gcp-relay.yaml"
-commit_all "relay: true"
+sed -i "s|^interface: .*|interface: $ifname|" "$work/checkout/ppn.yaml"
+commit_all "relay: true, interface: $ifname"
 install -m 600 "$work/air.key" "$work/state/wireguard.key"
 status=$(run_reconcile --once)
 expect_status 0 "$status" "--once"

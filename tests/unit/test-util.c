@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "util.h"
 
 static bool is_aligned(const void *pointer)
@@ -112,6 +113,28 @@ static void test_util_thread_start(void **unused)
 	assert_int_equal(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
 }
 
+/* Held lines are whole and in order, below the level filter only, and only for this thread. */
+static void test_util_log_hold(void **unused)
+{
+	struct ppn_log_held held = {0};
+	int level = ppn_log_get_level();
+
+	ppn_log_set_level(LOG_INFO);
+	ppn_log_hold_begin(&held);
+	ppn_err("thing '%s': %d", "a", 1);
+	ppn_debug("not at this level");
+	ppn_warn("second");
+	ppn_log_hold_end();
+	ppn_log_set_level(level);
+
+	assert_int_equal(held.count, 2);
+	assert_non_null(strstr(held.lines[0], ": error: thing 'a': 1\n"));
+	assert_non_null(strstr(held.lines[1], ": warning: second\n"));
+	ppn_log_held_release(&held);
+	assert_int_equal(held.count, 0);
+	assert_null(held.lines);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_util_arena_many_blocks),
 		cmocka_unit_test(test_util_arena_grow),
 		cmocka_unit_test(test_util_thread_start),
+		cmocka_unit_test(test_util_log_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
