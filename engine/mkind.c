@@ -9,10 +9,9 @@
 #include "scalar.h"
 #include "util.h"
 
-#define OVERLAY_RULE   "an IP network with zero host bits, such as '10.77.0.0/24' or 'fd77::/64'"
-#define INTERFACE_RULE "an interface name of 1 to 15 characters of A-Z, a-z, 0-9, '_', '.' and '-'"
-#define SSH_KEY_RULE   "an SSH public key 'ssh-ed25519 <base64> [comment]'"
-#define KEY_RULE       "a WireGuard public key (44 characters of base64 ending in '=')"
+#define OVERLAY_RULE "an IP network with zero host bits, such as '10.77.0.0/24' or 'fd77::/64'"
+#define SSH_KEY_RULE "an SSH public key 'ssh-ed25519 <base64> [comment]'"
+#define KEY_RULE     "a WireGuard public key (44 characters of base64 ending in '=')"
 #define ADDRESS_RULE                                                                               \
 	"an IP address without prefix length (or with /32 or /128), such as '10.77.0.2'"
 #define ENDPOINT_RULE                                                                              \
@@ -83,7 +82,7 @@ static void read_interface(struct ppn_mfile *file, const struct ppn_yentry *entr
 	struct ppn_network *network = object;
 	char *text;
 
-	if (read_text(file, entry, INTERFACE_RULE, ppn_scalar_is_interface, &text))
+	if (read_text(file, entry, PPN_INTERFACE_RULE, ppn_scalar_is_interface, &text))
 		replace_string(&network->interface, text);
 }
 

@@ -48,6 +48,8 @@ bool ppn_scalar_is_name(const char *text);
 
 /* A network interface name: 1 to 15 of A-Za-z0-9_.-, neither "." nor "..". */
 bool ppn_scalar_is_interface(const char *text);
+#define PPN_INTERFACE_RULE                                                                         \
+	"an interface name of 1 to 15 characters of A-Z, a-z, 0-9, '_', '.' and '-'"
 
 /* 64 lowercase hexadecimal digits into 32 bytes. Returns 0 or -EINVAL. */
 int ppn_scalar_parse_sha256(const char *text, uint8_t out[32]);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "plan.h"
 #include "reconcile.h"
+#include "scalar.h"
 #include "state.h"
 
 enum exit_code {
@@ -141,8 +142,12 @@ static int parse_option(int option, struct arguments *args)
 		reconcile->state_dir = optarg;
 		return 0;
 	case 'i':
+		/* It becomes a socket path and a link name, as a manifest's would: same rule. */
 		reconcile->ifname = optarg;
-		return 0;
+		if (ppn_scalar_is_interface(optarg))
+			return 0;
+		ppn_err("--interface: expected %s, got '%s'", PPN_INTERFACE_RULE, optarg);
+		return -1;
 	case OPT_BACKEND:
 		reconcile->backend = optarg;
 		if (strcmp(optarg, "kernel") == 0 || strcmp(optarg, "userspace") == 0)

@@ -232,3 +232,12 @@ grep -q "'ppni-renamed0': observed early, but commit ${applied:0:12} names '$ifn
 snapshot >"$work/after"
 expect_equal "$work/before" "$work/after" "a refused --once changed the interface"
 echo "PASS: --once on a refused commit that renames the interface kept the applied one"
+
+# --interface obeys the manifests' rule: it would become a socket path and a link name.
+status=0
+in_ns "$reconcile" --dry-run --repo "$work/fleet.git" --node macbook-air --state-dir \
+	"$work/state" --interface ../../tmp/x >"$work/out" 2>"$work/err" || status=$?
+expect_status 1 "$status" "--interface ../../tmp/x"
+grep -q "^ppn-reconcile: error: --interface: expected an interface name of 1 to 15" "$work/err" ||
+	fail_showing "no reason for refusing --interface"
+echo "PASS: an --interface that is no interface name is refused"
