@@ -77,8 +77,7 @@ bool ppn_lv_uri_is_local(const char *uri)
 	return uri_parts(uri, &remote, &test) && !remote && !test;
 }
 
-/* Creates dir and its missing parents. */
-static int mkdir_parents(const char *dir, mode_t mode)
+int ppn_lv_make_dirs(const char *dir, mode_t mode)
 {
 	_cleanup_free_ char *copy = ppn_xstrdup(dir);
 
@@ -97,7 +96,7 @@ static int mkdir_parents(const char *dir, mode_t mode)
 
 int ppn_lv_mkdir(const struct ppn_lv_state *state, const char *dir)
 {
-	int r = mkdir_parents(dir, 0755);
+	int r = ppn_lv_make_dirs(dir, 0755);
 
 	if (r < 0)
 		lv_err(state, "libvirt/pool '%s': cannot create directory '%s': %s",

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Image sources given as http:// or https:// URLs, fetched with libcurl into a file that has
- * no name: it is created in <state_dir>/libvirt and unlinked at once, so a crash in the middle
- * of a download leaves nothing behind. The caller then imports it as it would a local file,
+ * no name in <state_dir>/libvirt, so a crash in the middle of a download leaves nothing
+ * behind. The caller then imports it as it would a local file,
  * checking its SHA-256 on the way into the pool: nothing downloaded is trusted before that.
  *
  * Only http and https are followed, redirects included: a URL in a manifest can never make
@@ -28,6 +28,13 @@
 /* A transfer slower than this for this long is given up: a stalled server, not a slow one. */
 #define LOW_SPEED_BYTES 1024L
 #define LOW_SPEED_TIME  60L
+/*
+ * Bounds for a server that never stops sending: the digest is only known at the end, so
+ * without them such a server would hold the pass forever or fill the disk. Far above any cloud
+ * image (a few GiB, in minutes).
+ */
+#define MAX_BYTES    (64ULL << 30)
+#define MAX_DURATION (2L * 60 * 60)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_status = CURLE_FAILED_INIT;
@@ -46,6 +53,7 @@ __attribute__((destructor)) static void curl_stop(void)
 
 struct sink {
 	int fd;
+	unsigned long long written;
 	int error; /* errno of the first failed write, or 0 */
 };
 
@@ -68,8 +76,14 @@ static int write_all(int fd, const char *data, size_t size)
 static size_t on_data(char *data, size_t size, size_t count, void *opaque)
 {
 	struct sink *sink = opaque;
-	int r = write_all(sink->fd, data, size * count);
+	int r;
 
+	sink->written += size * count;
+	if (sink->written > MAX_BYTES) {
+		sink->error = EFBIG;
+		return 0;
+	}
+	r = write_all(sink->fd, data, size * count);
 	if (r < 0) {
 		sink->error = -r;
 		return 0;
@@ -77,17 +91,27 @@ static size_t on_data(char *data, size_t size, size_t count, void *opaque)
 	return size * count;
 }
 
-/* A file in dir that no other process can open and that vanishes with its descriptor. */
+/* A file in dir that has no name, so that it vanishes with its descriptor whatever happens. */
 static int unnamed_file(const char *dir, char **why)
 {
-	_cleanup_free_ char *path = ppn_xasprintf("%s/.download-XXXXXX", dir);
-	int fd = mkostemp(path, O_CLOEXEC);
+	_cleanup_free_ char *path = NULL;
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
 
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		goto done;
+
+	/* A filesystem without O_TMPFILE: a named file, unlinked at once. */
+	path = ppn_xasprintf("%s/.download-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+done:
 	if (fd < 0) {
-		*why = ppn_xasprintf("cannot create a file in '%s': %s", dir, strerror(errno));
-		return -errno;
+		int r = -errno;
+
+		*why = ppn_xasprintf("cannot create a file in '%s': %s", dir, strerror(-r));
+		return r;
 	}
-	unlink(path);
 	return fd;
 }
 
@@ -102,6 +126,8 @@ static void set_options(CURL *curl, const char *url, struct sink *sink, char *er
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
 	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES);
 	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, MAX_DURATION);
+	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_BYTES);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "ppn");
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
@@ -113,6 +139,11 @@ static void set_options(CURL *curl, const char *url, struct sink *sink, char *er
 static int transfer_error(CURLcode code, const struct sink *sink, const char *url,
 			  const char *error, char **why)
 {
+	if (code == CURLE_WRITE_ERROR && sink->error == EFBIG) {
+		*why = ppn_xasprintf("cannot download '%s': longer than %llu GiB", url,
+				     MAX_BYTES >> 30);
+		return -EFBIG;
+	}
 	if (code == CURLE_WRITE_ERROR && sink->error) {
 		*why = ppn_xasprintf("cannot store the download of '%s': %s", url,
 				     strerror(sink->error));
@@ -128,6 +159,8 @@ static int transfer_error(CURLcode code, const struct sink *sink, const char *ur
 		return -EHOSTUNREACH;
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return -EFBIG;
 	default:
 		return -EIO;
 	}
@@ -152,7 +185,7 @@ int ppn_lv_download(struct ppn_lv_state *state, const struct ppn_image *image, i
 	CURL *curl;
 	int r;
 
-	r = ppn_lv_mkdir(state, dir);
+	r = ppn_lv_make_dirs(dir, 0755);
 	if (r < 0) {
 		*why = ppn_xasprintf("cannot create '%s': %s", dir, strerror(-r));
 		return r;

@@ -37,10 +37,12 @@ static int record_write(const struct ppn_lv_state *state, const char *path, char
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_close_ int dir = -1;
-	int r = ppn_lv_mkdir(state, state->verified_dir);
+	int r = ppn_lv_make_dirs(state->verified_dir, 0755);
 
-	if (r < 0)
+	if (r < 0) {
+		*why = ppn_xasprintf("cannot create '%s': %s", state->verified_dir, strerror(-r));
 		return r;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		dir = open(state->verified_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <libvirt/libvirt.h>
 
@@ -146,7 +147,9 @@ int ppn_lv_connect(struct ppn_lv_state *state, const char *uri);
 /* True when the URI names this machine's hypervisor (not the test driver, not a remote). */
 bool ppn_lv_uri_is_local(const char *uri);
 bool ppn_lv_uri_is_test(const char *uri);
-/* Creates dir and its missing parents (0755), logging a failure. */
+/* Creates dir and its missing parents, logging nothing. 0 or -errno. */
+int ppn_lv_make_dirs(const char *dir, mode_t mode);
+/* The same with mode 0755, logging a failure. */
 int ppn_lv_mkdir(const struct ppn_lv_state *state, const char *dir);
 /* Looks up ppn's pool, creating, building and starting it when absent or inactive. The
  * returned pool is owned by the caller (virStoragePoolFree). */

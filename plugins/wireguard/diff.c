@@ -81,8 +81,8 @@ static char *endpoint_text(const struct ppn_endpoint *endpoint)
 	return text;
 }
 
-/* "a/len, b/len": built in one pass, since a relay's list may hold thousands of prefixes. */
-/* NULL for none, so that a plan shows them as absent. */
+/* "a/len, b/len", built in one pass since a relay's list may hold thousands of prefixes; NULL
+ * for none, so that a plan shows them as absent. */
 static char *prefixes_text(const struct ppn_prefix *prefixes, size_t count)
 {
 	char *text;
