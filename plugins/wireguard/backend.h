@@ -228,8 +228,9 @@ int ppn_wg_genl_build_set(int family, const char *ifname, const struct ppn_wg_se
 
 /*
  * Starts `wireguard-go ifname` (no shell) and waits, a bounded time, for its UAPI socket.
- * What it prints is appended to PPN_WG_GO_LOG under state_dir (with no state_dir, to our
- * standard error). Returns 0, or -errno with the cause logged, its last line of output too.
+ * What it prints is appended to PPN_WG_GO_LOG under state_dir (to our standard error when
+ * there is no state_dir or that file cannot be opened). Returns 0, or -errno with the cause logged,
+ * its last line of output too.
  */
 #define PPN_WG_GO_LOG "wireguard-go.log"
 int ppn_wg_userspace_start(const char *ifname, const char *state_dir);

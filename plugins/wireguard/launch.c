@@ -3,9 +3,10 @@
  * Creating a userspace interface: wireguard-go makes the TUN link and its UAPI socket, then
  * daemonizes itself (the process started here exits once the daemon runs). Started from an
  * argument vector, never through a shell; the interface name was validated by the manifest
- * loader before it got here. What it prints goes to a log file of ppn's, not to the terminal
- * of whoever ran the reconciler: the daemon outlives it, and a Go program whose standard output
- * is a closed pipe dies when it next writes there.
+ * loader before it got here. What it prints while it starts (a banner, or why it cannot) goes
+ * to a log file of ppn's rather than to the terminal of whoever ran the reconciler; so does
+ * the daemon's own log when LOG_LEVEL asks for one, since the daemon outlives the reconciler
+ * and a Go program whose standard output is a closed pipe dies when it next writes there.
  */
 #include "backend.h"
 
@@ -52,23 +53,25 @@ struct go_log {
 	off_t offset; /* where this start's output begins */
 };
 
-static int open_log(const char *state_dir, struct go_log *log)
+/* A log that cannot be opened (a symbolic link there is refused) is no reason to leave the
+ * node without its interface: the output goes to our standard error instead. */
+static void open_log(const char *ifname, const char *state_dir, struct go_log *log)
 {
 	*log = (struct go_log){.fd = STDERR_FILENO};
 	if (!state_dir)
-		return 0;
+		return;
 
 	log->path = ppn_xasprintf("%s/%s", state_dir, PPN_WG_GO_LOG);
 	log->fd = open(log->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log->fd < 0) {
-		int r = -errno;
-
-		ppn_err("wireguard-go's log '%s': %s", log->path, strerror(-r));
+		ppn_warn("wireguard/interface '%s': cannot open '%s' for wireguard-go's output: "
+			 "%s; it goes to standard error",
+			 ifname, log->path, strerror(errno));
 		free(log->path);
-		return r;
+		*log = (struct go_log){.fd = STDERR_FILENO};
+		return;
 	}
 	log->offset = lseek(log->fd, 0, SEEK_END);
-	return 0;
 }
 
 static void close_log(struct go_log *log)
@@ -189,11 +192,9 @@ int ppn_wg_userspace_start(const char *ifname, const char *state_dir)
 	_cleanup_free_ char *path = ppn_wg_uapi_socket_path(ifname);
 	struct go_log log;
 	pid_t pid;
-	int r = open_log(state_dir, &log);
+	int r;
 
-	if (r < 0)
-		return r;
-
+	open_log(ifname, state_dir, &log);
 	r = spawn(ifname, log.fd, &pid);
 	if (r == -ENOENT)
 		ppn_err("wireguard/interface '%s': cannot start wireguard-go: it is not installed",

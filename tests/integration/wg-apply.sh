@@ -404,3 +404,22 @@ in_ns1 ip route show dev $if1 | grep -q '^10\.98\.0\.6 ' || fail "pass 7: no rou
 run_driver "$work/pass8" || fail "pass 8: $(cat "$work/pass8")"
 [ "$(in_ns1 wg show $if1 listen-port)" = 51999 ] || fail "pass 8: the port did not follow"
 echo "PASS: a refused listen port failed alone; the new peer got in; the port followed once free"
+
+# --- 9. A log file that cannot be opened does not cost the interface ---
+# wireguard-go's log refuses to follow a symbolic link: with one there, the interface is still
+# created, the output goes to stderr with a warning, and the link's target stays untouched.
+pkill -f "^wireguard-go $if1\$"
+for _ in $(seq 100); do
+	in_ns1 ip link show $if1 >/dev/null 2>&1 || break
+	sleep 0.05
+done
+echo "not for wireguard-go" >"$work/target"
+rm -f "$go_log"
+ln -s "$work/target" "$go_log"
+run_driver "$work/pass9" "${backend_option[@]}" 2>"$work/pass9.err" ||
+	fail "pass 9: $(cat "$work/pass9" "$work/pass9.err")"
+grep -q "cannot open '$go_log' for wireguard-go's output" "$work/pass9.err" ||
+	fail "pass 9: no warning: $(cat "$work/pass9.err")"
+[ "$(cat "$work/target")" = "not for wireguard-go" ] || fail "pass 9: the link was followed"
+pgrep -f "^wireguard-go $if1\$" >/dev/null || fail "pass 9: no wireguard-go $if1 running"
+echo "PASS: with its log refused, wireguard-go still served the interface"
