@@ -2,8 +2,8 @@
 /*
  * Image sources given as http:// or https:// URLs, fetched with libcurl into a file that has
  * no name in <state_dir>/libvirt, so a crash in the middle of a download leaves nothing
- * behind. The caller then imports it as it would a local file,
- * checking its SHA-256 on the way into the pool: nothing downloaded is trusted before that.
+ * behind. The caller then imports it as it would a local file, checking its SHA-256 on the way
+ * into the pool: nothing downloaded is trusted before that.
  *
  * Only http and https are followed, redirects included: a URL in a manifest can never make
  * the node read one of its own files (file://) or talk another protocol.
@@ -91,21 +91,24 @@ static size_t on_data(char *data, size_t size, size_t count, void *opaque)
 	return size * count;
 }
 
+/* For a filesystem without O_TMPFILE: a named file, unlinked at once. */
+static int named_then_unlinked(const char *dir)
+{
+	_cleanup_free_ char *path = ppn_xasprintf("%s/.download-XXXXXX", dir);
+	int fd = mkostemp(path, O_CLOEXEC);
+
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
 /* A file in dir that has no name, so that it vanishes with its descriptor whatever happens. */
 static int unnamed_file(const char *dir, char **why)
 {
-	_cleanup_free_ char *path = NULL;
 	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
 
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
-		goto done;
-
-	/* A filesystem without O_TMPFILE: a named file, unlinked at once. */
-	path = ppn_xasprintf("%s/.download-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-done:
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
+		fd = named_then_unlinked(dir);
 	if (fd < 0) {
 		int r = -errno;
 
@@ -175,33 +178,33 @@ static double ms_since(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-int ppn_lv_download(struct ppn_lv_state *state, const struct ppn_image *image, int *out, char **why)
+/* The file a download goes into, in <state_dir>/libvirt, with libcurl ready to fill it. */
+static int open_target(struct ppn_lv_state *state, char **why)
 {
 	_cleanup_free_ char *dir = ppn_xasprintf("%s/libvirt", state->state_dir);
-	char error[CURL_ERROR_SIZE] = "";
-	struct sink sink = {.fd = -1};
-	struct timespec start;
-	CURLcode code;
-	CURL *curl;
-	int r;
+	int r = ppn_lv_make_dirs(dir, 0755);
 
-	r = ppn_lv_make_dirs(dir, 0755);
 	if (r < 0) {
 		*why = ppn_xasprintf("cannot create '%s': %s", dir, strerror(-r));
 		return r;
 	}
-
 	pthread_once(&curl_once, curl_start);
 	if (curl_status != CURLE_OK) {
 		*why = ppn_xasprintf("cannot start libcurl: %s", curl_easy_strerror(curl_status));
 		return -ENOMEM;
 	}
-	sink.fd = unnamed_file(dir, why);
-	if (sink.fd < 0)
-		return sink.fd;
-	curl = curl_easy_init();
+	return unnamed_file(dir, why);
+}
+
+static int fetch(struct ppn_lv_state *state, const struct ppn_image *image, int fd, char **why)
+{
+	char error[CURL_ERROR_SIZE] = "";
+	struct sink sink = {.fd = fd};
+	struct timespec start;
+	CURL *curl = curl_easy_init();
+	CURLcode code;
+
 	if (!curl) {
-		close(sink.fd);
 		*why = ppn_xstrdup("cannot start libcurl");
 		return -ENOMEM;
 	}
@@ -211,14 +214,28 @@ int ppn_lv_download(struct ppn_lv_state *state, const struct ppn_image *image, i
 	set_options(curl, image->source, &sink, error);
 	code = curl_easy_perform(curl);
 	curl_easy_cleanup(curl);
-	if (code != CURLE_OK) {
-		close(sink.fd);
+	if (code != CURLE_OK)
 		return transfer_error(code, &sink, image->source, error, why);
+
+	lv_info(state, "libvirt/image '%s': downloaded %llu bytes in %.0f ms", image->name,
+		sink.written, ms_since(&start));
+	return 0;
+}
+
+int ppn_lv_download(struct ppn_lv_state *state, const struct ppn_image *image, int *out, char **why)
+{
+	int fd = open_target(state, why);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = fetch(state, image, fd, why);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 
-	lv_info(state, "libvirt/image '%s': downloaded %lld bytes in %.0f ms", image->name,
-		(long long)lseek(sink.fd, 0, SEEK_END), ms_since(&start));
-	lseek(sink.fd, 0, SEEK_SET);
-	*out = sink.fd;
+	lseek(fd, 0, SEEK_SET);
+	*out = fd;
 	return 0;
 }
