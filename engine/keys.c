@@ -50,21 +50,6 @@ static int generate_secret(struct ppn_secret_key *secret)
 	return r;
 }
 
-static int write_all(int fd, const char *data, size_t size)
-{
-	while (size > 0) {
-		ssize_t n = write(fd, data, size);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		size -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Written aside with mode 0600 from the start, synced, then renamed into place. */
 static int store_secret(const char *state_dir, const struct ppn_secret_key *secret, bool replace)
 {
@@ -82,7 +67,7 @@ static int store_secret(const char *state_dir, const struct ppn_secret_key *secr
 		r = -errno;
 		goto out;
 	}
-	r = write_all(fd, text, PPN_KEY_B64_LEN + 1);
+	r = ppn_write_all(fd, text, PPN_KEY_B64_LEN + 1);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	close(fd);

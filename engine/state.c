@@ -95,21 +95,6 @@ int ppn_state_read_applied(const char *dir, char commit[PPN_COMMIT_HEX_LEN + 1])
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Writes data to a new temporary file beside its final place and makes its bytes durable before
  * it may replace the old one. *temp receives the file's name.
@@ -121,7 +106,7 @@ static int write_synced(const char *dir, const char *data, size_t len, char **te
 
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
+	r = ppn_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

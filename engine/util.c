@@ -232,3 +232,20 @@ bool ppn_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return started;
 }
+
+int ppn_write_all(int fd, const void *data, size_t size)
+{
+	const char *next = data;
+
+	while (size > 0) {
+		ssize_t n = write(fd, next, size);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		next += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}

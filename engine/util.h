@@ -83,6 +83,9 @@ void ppn_arena_release(struct ppn_arena *arena);
 int ppn_parse_uint(const char *text, unsigned max, unsigned *out);
 int ppn_parse_u64(const char *text, uint64_t max, uint64_t *out);
 
+/* write() until all of data is written, through EINTR and short writes. 0 or -errno. */
+int ppn_write_all(int fd, const void *data, size_t size);
+
 /*
  * pthread_create() for a helper thread that takes no signals: they stay with the threads that
  * expect them. True when the thread started.

@@ -57,21 +57,6 @@ struct sink {
 	int error; /* errno of the first failed write, or 0 */
 };
 
-static int write_all(int fd, const char *data, size_t size)
-{
-	while (size > 0) {
-		ssize_t n = write(fd, data, size);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		size -= (size_t)n;
-	}
-	return 0;
-}
-
 /* libcurl's write callback: a short count makes it stop with CURLE_WRITE_ERROR. */
 static size_t on_data(char *data, size_t size, size_t count, void *opaque)
 {
@@ -83,7 +68,7 @@ static size_t on_data(char *data, size_t size, size_t count, void *opaque)
 		sink->error = EFBIG;
 		return 0;
 	}
-	r = write_all(sink->fd, data, size * count);
+	r = ppn_write_all(sink->fd, data, size * count);
 	if (r < 0) {
 		sink->error = -r;
 		return 0;
