@@ -82,21 +82,11 @@ static int stream_send(virStreamPtr stream, const char *data, size_t size, char 
 
 static int fd_write(int fd, const char *data, size_t size, char **why)
 {
-	while (size > 0) {
-		ssize_t n = write(fd, data, size);
+	int r = ppn_write_all(fd, data, size);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			*why = ppn_xasprintf("cannot write: %s", strerror(errno));
-			return r;
-		}
-		data += n;
-		size -= (size_t)n;
-	}
-	return 0;
+	if (r < 0)
+		*why = ppn_xasprintf("cannot write: %s", strerror(-r));
+	return r;
 }
 
 int ppn_lv_writer_write(struct ppn_lv_writer *writer, const void *data, size_t size, char **why)
