@@ -269,9 +269,9 @@ static int check_mass_removal(struct pass *pass)
 
 		if (removed * 2 <= total)
 			continue;
-		ppn_err("commit %.12s ('%s'): refused, it removes %zu of %zu %s at once; if that "
-			"is meant, set 'allowMassRemoval: true' in ppn.yaml for that commit or pass "
-			"--allow-mass-removal",
+		ppn_err("commit %.12s ('%s'): refused, it removes %zu of %zu %s at once; if "
+			"that is meant, set 'allowMassRemoval: true' in ppn.yaml for that commit "
+			"or pass --allow-mass-removal",
 			pass->wanted.id, pass->options->ref, removed, total, what[peers]);
 		return -EPERM;
 	}

@@ -48,8 +48,8 @@ static void sleep_ms(long ms)
 
 /* Where wireguard-go's output goes, and what to quote from it when it fails. */
 struct go_log {
-	int fd;       /* the log file, or STDERR_FILENO when there is no state directory */
-	char *path;   /* NULL without a state directory */
+	int fd;       /* the log file, or STDERR_FILENO when there is none or it cannot open */
+	char *path;   /* NULL when fd is STDERR_FILENO */
 	off_t offset; /* where this start's output begins */
 };
 
